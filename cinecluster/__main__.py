@@ -1,0 +1,3 @@
+from cinecluster.cli import main
+
+main()

@@ -1,0 +1,19 @@
+"""The `cinecluster` command: one module per command group, registered on one Typer app."""
+
+import sys
+
+from cinecluster.cli import db  # noqa: F401  (modules register their commands on import)
+from cinecluster.cli.app import app
+from cinecluster.errors import UserError
+
+
+def main() -> None:
+    """Console-script entry point: user mistakes become one line on stderr, never a traceback."""
+    try:
+        app()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,63 @@
+"""The one settings class: every process reads its configuration here, once."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SAMPLE_DATA = Path(__file__).resolve().parents[1].parent / "shared/datasets/ml-latest-small"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept postgresql:// and postgresql+psycopg:// URLs; SQLAlchemy gets the psycopg 3 driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
+        raise ValueError(
+            f"DATABASE_URL must start with postgresql:// or postgresql+psycopg://, got {scheme!r}"
+        )
+    return f"postgresql+psycopg://{rest}"
+
+
+class Settings(BaseSettings):
+    """Configuration from the environment or a `.env` file in the working directory."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CINECLUSTER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "CINECLUSTER_DATABASE_URL"),
+        description="PostgreSQL URL; unset means `cinecluster demo` starts an embedded server.",
+    )
+    admin_token: str | None = Field(
+        default=None, description="Bearer token for write endpoints; unset closes them (403)."
+    )
+    recluster_cron: str = Field(
+        default="0 3 * * mon", description="Crontab (UTC) of the weekly recluster run."
+    )
+    keep_versions: int = Field(default=5, ge=1, description="Model versions kept in the database.")
+    sample_data: Path = Field(
+        default=DEFAULT_SAMPLE_DATA, description="Directory of ml-latest-small, for tests/benchmarks."
+    )
+    statement_timeout_ms: int = Field(
+        default=5000, ge=0, description="API statement timeout, so a sick database fails fast."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return normalize_database_url(value) if value else None
+
+    def require_database_url(self) -> str:
+        from cinecluster.errors import UserError
+
+        if not self.database_url:
+            raise UserError("DATABASE_URL is not set (e.g. postgresql://user@host:5432/cinecluster)")
+        return self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

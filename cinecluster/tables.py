@@ -1,0 +1,312 @@
+"""Table metadata shared by the loaders, the recluster job, the API and Alembic.
+
+The schema itself is owned by the revisions in migrations/versions; this module mirrors it
+for typed SQLAlchemy Core queries. Keep both in step (tests/test_migrations.py compares them).
+"""
+
+from sqlalchemy import (
+    ARRAY,
+    REAL,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# --- source data -------------------------------------------------------------------------
+
+movies = Table(
+    "movies",
+    metadata,
+    Column("movie_id", Integer, primary_key=True, autoincrement=False, comment="MovieLens movieId."),
+    Column("title", Text, nullable=False, comment="Title as in MovieLens, year suffix included."),
+    Column("year", SmallInteger, comment="Release year parsed from the title's '(YYYY)'; NULL if absent."),
+    Column(
+        "genres",
+        ARRAY(Text),
+        nullable=False,
+        server_default="{}",
+        comment="Genres in MovieLens order; '(no genres listed)' is stored as an empty array.",
+    ),
+    comment="Movies from movies.csv / cleaned_movies.csv, and movies added through POST /movies.",
+)
+Index("ix_movies_genres", movies.c.genres, postgresql_using="gin")
+
+links = Table(
+    "links",
+    metadata,
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="MovieLens movieId.",
+    ),
+    Column("imdb_id", Text, comment="IMDb id digits, as in links.csv (leading zeros kept)."),
+    Column("tmdb_id", Integer, comment="The Movie Database id; NULL when links.csv has none."),
+    comment="External ids from the optional links.csv.",
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=False, comment="MovieLens userId."),
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="Rated movie.",
+    ),
+    Column("rating", REAL, nullable=False, comment="Stars, 0.5 to 5.0 in steps of 0.5."),
+    Column("ts", DateTime(timezone=True), nullable=False, comment="When the rating was given."),
+    CheckConstraint(
+        "rating BETWEEN 0.5 AND 5.0 AND rating * 2 = round(rating * 2)", name="rating_on_star_grid"
+    ),
+    comment="One rating per (user, movie); a duplicate keeps the latest timestamp.",
+)
+Index("ix_ratings_movie_id", ratings.c.movie_id)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("tag_id", BigInteger, Identity(), primary_key=True, comment="Surrogate key."),
+    Column("user_id", Integer, comment="MovieLens userId; NULL for the team's movieId,tag files."),
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        nullable=False,
+        comment="Tagged movie.",
+    ),
+    Column("tag", Text, nullable=False, comment="One trimmed, non-empty tag."),
+    Column("ts", DateTime(timezone=True), comment="When the tag was applied; NULL if unknown."),
+    CheckConstraint("tag <> '' AND tag = btrim(tag)", name="tag_trimmed_not_empty"),
+    comment="Free-text tags; a cell holding 'a|b' is stored as two tags.",
+)
+Index("ix_tags_movie_id", tags.c.movie_id)
+Index(
+    "uq_tags_natural",
+    tags.c.movie_id,
+    tags.c.user_id,
+    tags.c.tag,
+    tags.c.ts,
+    unique=True,
+    postgresql_nulls_not_distinct=True,
+)
+
+# --- clustering --------------------------------------------------------------------------
+
+movie_features = Table(
+    "movie_features",
+    metadata,
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="Movie.",
+    ),
+    Column("avg_rating", Float, nullable=False, comment="Mean stars; 0 when unrated (team's fillna(0))."),
+    Column("rating_count", Integer, nullable=False, comment="Number of ratings; 0 when unrated."),
+    Column(
+        "genre_flags",
+        ARRAY(SmallInteger),
+        nullable=False,
+        comment="One-hot genres, in the order of model_versions.feature_names.",
+    ),
+    Column(
+        "extra",
+        ARRAY(Float),
+        nullable=False,
+        server_default="{}",
+        comment="Optional extra features (log count, Bayesian average...), per the run's options.",
+    ),
+    comment="Per-movie feature table rebuilt by every recluster run from SQL aggregates.",
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False, comment="1, 2, 3... never reused."),
+    Column(
+        "created_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default="now()",
+        comment="When the version was written.",
+    ),
+    Column("algorithm", Text, nullable=False, comment="Estimator, e.g. MiniBatchKMeans."),
+    Column("params", JSONB, nullable=False, comment="k, batch size, seed, scaler, feature options."),
+    Column("feature_names", ARRAY(Text), nullable=False, comment="Columns of the feature matrix, in order."),
+    Column(
+        "scaler",
+        JSONB,
+        nullable=False,
+        comment="Scaler kind and per-column parameters (center/scale) of the numeric features.",
+    ),
+    Column(
+        "metrics",
+        JSONB,
+        nullable=False,
+        comment="inertia, silhouette (sampled), davies_bouldin, cluster_sizes, holdout NDCG@10.",
+    ),
+    Column("data_counts", JSONB, nullable=False, comment="movies, ratings, users, tags at training time."),
+    Column("model_joblib", LargeBinary, nullable=False, comment="Fitted pipeline, compressed joblib."),
+    Column("model_onnx", LargeBinary, nullable=False, comment="The same model as ONNX (skl2onnx)."),
+    Column("joblib_size", Integer, nullable=False, comment="Bytes of model_joblib."),
+    Column("onnx_size", Integer, nullable=False, comment="Bytes of model_onnx."),
+    Column("joblib_sha256", Text, nullable=False, comment="sha256 hex of model_joblib."),
+    Column("onnx_sha256", Text, nullable=False, comment="sha256 hex of model_onnx."),
+    comment="One row per trained model; the last CINECLUSTER_KEEP_VERSIONS are kept.",
+)
+
+active_model = Table(
+    "active_model",
+    metadata,
+    Column(
+        "singleton",
+        Boolean,
+        primary_key=True,
+        server_default="true",
+        comment="Always true: the table holds at most one row.",
+    ),
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version"),
+        nullable=False,
+        comment="The version the API and the views serve.",
+    ),
+    Column(
+        "activated_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default="now()",
+        comment="When it became active.",
+    ),
+    CheckConstraint("singleton", name="one_row"),
+    comment="The active model version; flipping it is one UPDATE, so readers switch atomically.",
+)
+
+cluster_centroids = Table(
+    "cluster_centroids",
+    metadata,
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Model version.",
+    ),
+    Column("cluster", SmallInteger, primary_key=True, autoincrement=False, comment="Cluster id 0..k-1."),
+    Column(
+        "centroid",
+        ARRAY(Float),
+        nullable=False,
+        comment="Centroid in scaled feature space, in the order of feature_names.",
+    ),
+    Column("size", Integer, nullable=False, comment="Movies assigned at training time."),
+    comment="Centroids of each version, used to place new movies without unpickling.",
+)
+
+movie_clusters = Table(
+    "movie_clusters",
+    metadata,
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Model version.",
+    ),
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="Movie.",
+    ),
+    Column("cluster", SmallInteger, nullable=False, comment="Assigned cluster."),
+    Column("distance", REAL, nullable=False, comment="Euclidean distance to the centroid (scaled space)."),
+    comment="Every movie's cluster per version; movies added later are placed on arrival.",
+)
+Index("ix_movie_clusters_version_cluster", movie_clusters.c.version, movie_clusters.c.cluster)
+
+movie_neighbours = Table(
+    "movie_neighbours",
+    metadata,
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Model version.",
+    ),
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="Query movie.",
+    ),
+    Column("rank", SmallInteger, primary_key=True, autoincrement=False, comment="1 = most similar."),
+    Column(
+        "neighbour_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        nullable=False,
+        comment="Similar movie in the same cluster.",
+    ),
+    Column("distance", REAL, nullable=False, comment="Distance in scaled feature space."),
+    comment="Top-50 nearest neighbours of each movie inside its cluster, per version.",
+)
+
+recluster_runs = Table(
+    "recluster_runs",
+    metadata,
+    Column("run_id", BigInteger, Identity(), primary_key=True, comment="Run id."),
+    Column("trigger", Text, nullable=False, comment="cron, cli or api."),
+    Column("status", Text, nullable=False, comment="running, succeeded or failed."),
+    Column(
+        "started_at", DateTime(timezone=True), nullable=False, server_default="now()", comment="Start time."
+    ),
+    Column("finished_at", DateTime(timezone=True), comment="End time; NULL while running."),
+    Column("version", Integer, comment="Version written by a successful run."),
+    Column("error", Text, comment="One-line error of a failed run."),
+    Column(
+        "backend_pid",
+        Integer,
+        comment="pg_backend_pid() of the run's lock session; a running row whose pid is gone is stale.",
+    ),
+    CheckConstraint("trigger IN ('cron', 'cli', 'api')", name="trigger_known"),
+    CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+    comment="Every recluster attempt, successful or not.",
+)

@@ -1,0 +1,1 @@
+"""Alembic revisions: the schema's only owner. See docs/schema.md."""

@@ -1,0 +1,1 @@
+"""The recluster job: SQL features, MiniBatchKMeans, versioned write-back, the weekly schedule."""

