@@ -1,0 +1,1 @@
+"""Offline evaluation: temporal holdout split, ranking metrics and the `cinecluster evaluate` run."""
