@@ -6,6 +6,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -13,7 +14,7 @@ from cinecluster.dataset import EXPECTED, DatasetError, fetch_sample
 
 
 class _CountingHandler(http.server.SimpleHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
@@ -39,7 +40,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Itera
             if file == "ratings.csv":
                 content = content[: content.rstrip("\n").rfind("\n") + 1]
             archive.writestr(f"ml-latest-small/{file}", content)
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
     handler = type("Handler", (_CountingHandler,), {"hits": hits})
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
