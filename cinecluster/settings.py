@@ -22,8 +22,13 @@ def normalize_database_url(url: str) -> str:
 class Settings(BaseSettings):
     """Configuration from the environment or a `.env` file in the working directory."""
 
+    # env_ignore_empty: `VAR=` (as docker compose passes an unset `${VAR:-}`) means "not set".
     model_config = SettingsConfigDict(
-        env_prefix="CINECLUSTER_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="CINECLUSTER_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,
     )
 
     database_url: str | None = Field(

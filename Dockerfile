@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: dependencies are built in a full virtualenv, the runtime image copies only that.
+
+FROM python:3.12-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone, so code changes do not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir cinecluster loaders scheduler service evaluation migrations \
+    && pip install . \
+    && pip uninstall -y cinecluster
+COPY cinecluster cinecluster
+COPY loaders loaders
+COPY scheduler scheduler
+COPY service service
+COPY evaluation evaluation
+COPY migrations migrations
+RUN pip install --no-deps .
+
+FROM python:3.12-slim AS runtime
+RUN useradd --system --uid 10001 --create-home --home-dir /home/cinecluster cinecluster
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    MPLBACKEND=Agg
+USER cinecluster
+WORKDIR /home/cinecluster
+EXPOSE 8000
+CMD ["cinecluster", "serve", "--host", "0.0.0.0", "--port", "8000"]
