@@ -102,6 +102,25 @@ def db_url(databases: Databases, migrated_template: str) -> str:
     return databases.create(template=migrated_template)
 
 
+@pytest.fixture(scope="session")
+def loaded_template(databases: Databases, migrated_template: str, sample_data: Path) -> str:
+    """Name of a database: migrated + ml-latest-small loaded (built once; tests clone it)."""
+    from loaders.files import locate
+    from loaders.load import load_files
+
+    url = databases.create(template=migrated_template)
+    engine = create_engine(url)
+    load_files(engine, locate(sample_data, {}))
+    engine.dispose()  # a template must have no open connections
+    return _name(url)
+
+
+@pytest.fixture
+def loaded_db_url(databases: Databases, loaded_template: str) -> str:
+    """A fresh database holding ml-latest-small for one test."""
+    return databases.create(template=loaded_template)
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = create_engine(db_url)

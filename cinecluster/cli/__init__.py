@@ -2,6 +2,7 @@
 
 import sys
 
+import cinecluster.cli.load  # noqa: F401  (loaders engineer: `cinecluster load`, `cinecluster synth`)
 from cinecluster.cli import db  # noqa: F401  (modules register their commands on import)
 from cinecluster.cli.app import app
 from cinecluster.errors import UserError
