@@ -22,6 +22,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    Unicode,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -256,6 +257,7 @@ movie_clusters = Table(
     Column("cluster", SmallInteger, nullable=False, comment="Assigned cluster."),
     Column("distance", REAL, nullable=False, comment="Euclidean distance to the centroid (scaled space)."),
     comment="Every movie's cluster per version; movies added later are placed on arrival.",
+    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0003)
 )
 Index("ix_movie_clusters_version_cluster", movie_clusters.c.version, movie_clusters.c.cluster)
 
@@ -287,6 +289,7 @@ movie_neighbours = Table(
     ),
     Column("distance", REAL, nullable=False, comment="Distance in scaled feature space."),
     comment="Top-50 nearest neighbours of each movie inside its cluster, per version.",
+    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0003)
 )
 
 recluster_runs = Table(
@@ -310,3 +313,15 @@ recluster_runs = Table(
     CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
     comment="Every recluster attempt, successful or not.",
 )
+
+# --- scheduler ---------------------------------------------------------------------------
+
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    metadata,
+    Column("id", Unicode(191), primary_key=True, comment="Job id (cinecluster uses 'recluster')."),
+    Column("next_run_time", Float(25), comment="Next fire time, seconds since the epoch (UTC)."),
+    Column("job_state", LargeBinary, nullable=False, comment="APScheduler's pickled job state."),
+    comment="APScheduler 3 job store of `cinecluster scheduler` (the schedule survives restarts).",
+)
+Index("ix_apscheduler_jobs_next_run_time", apscheduler_jobs.c.next_run_time)

@@ -121,6 +121,24 @@ def loaded_db_url(databases: Databases, loaded_template: str) -> str:
     return databases.create(template=loaded_template)
 
 
+@pytest.fixture(scope="session")
+def clustered_template(databases: Databases, loaded_template: str) -> str:
+    """Name of a database: ml-latest-small loaded + one recluster run with defaults (version 1)."""
+    from scheduler.job import run_recluster
+
+    url = databases.create(template=loaded_template)
+    engine = create_engine(url)
+    run_recluster(engine, trigger="cli")
+    engine.dispose()  # a template must have no open connections
+    return _name(url)
+
+
+@pytest.fixture
+def clustered_db_url(databases: Databases, clustered_template: str) -> str:
+    """A fresh database holding ml-latest-small and its active model version 1."""
+    return databases.create(template=clustered_template)
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = create_engine(db_url)

@@ -1,0 +1,191 @@
+"""`cinecluster recluster`, `model list|activate`, `export-model`, `export-clusters`, `scheduler`."""
+
+import json
+import logging
+import sys
+from datetime import UTC
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cinecluster.cli.app import app
+from cinecluster.cli.common import cli_engine
+from cinecluster.errors import UserError
+from cinecluster.settings import get_settings
+
+
+class Scaler(StrEnum):
+    zscore = "zscore"
+    minmax = "minmax"
+    robust = "robust"
+
+
+class ModelFormat(StrEnum):
+    joblib = "joblib"
+    onnx = "onnx"
+
+
+model_app = typer.Typer(help="Stored model versions.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+@app.command("recluster")
+def recluster(
+    k: int = typer.Option(10, "--k", help="Number of clusters."),
+    batch_size: int = typer.Option(1000, "--batch-size", help="MiniBatchKMeans batch size."),
+    seed: int = typer.Option(42, "--seed", help="Random seed (same data + seed = same clusters)."),
+    scaler: Scaler = typer.Option(Scaler.zscore, "--scaler", help="Scaling of the numeric features."),
+    log_count: bool = typer.Option(False, "--log-count", help="ln(1+count) instead of the raw count."),
+    bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
+    year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Recluster now: features in SQL, MiniBatchKMeans, write and activate a new model version."""
+    from scheduler.features import FeatureOptions
+    from scheduler.job import run_recluster
+
+    options = FeatureOptions(log_count=log_count, bayes_avg=bayes_avg, year=year)
+    with cli_engine("scheduler") as engine:
+        result = run_recluster(
+            engine,
+            k=k,
+            batch_size=batch_size,
+            seed=seed,
+            scaler=scaler.value,
+            trigger="cli",
+            features=options,
+        )
+    metrics = result.metrics
+    if as_json:
+        payload = {
+            "run_id": result.run_id,
+            "version": result.version,
+            "params": {"k": k, "batch_size": batch_size, "seed": seed, "scaler": scaler.value},
+            "metrics": metrics,
+            "data_counts": result.data_counts,
+            "pruned": result.pruned,
+            "timings": result.timings,
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    counts = result.data_counts
+    typer.echo(
+        f"version {result.version} active (run {result.run_id}): {k} clusters over "
+        f"{counts['movies']} movies, {counts['ratings']} ratings"
+    )
+    typer.echo("cluster sizes: " + ", ".join(f"{c}:{n}" for c, n in enumerate(metrics["cluster_sizes"])))
+    typer.echo(
+        f"inertia {_round(metrics['inertia'])}, silhouette {_round(metrics['silhouette'])} "
+        f"(sample {metrics.get('silhouette_sample')}), Davies-Bouldin {_round(metrics['davies_bouldin'])}"
+    )
+    if result.pruned:
+        typer.echo("pruned versions: " + ", ".join(map(str, result.pruned)))
+
+
+@model_app.command("list")
+def model_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the kept model versions; * marks the active one."""
+    from scheduler.versions import list_versions
+
+    with cli_engine() as engine, engine.connect() as conn:
+        versions = list_versions(conn)
+    if as_json:
+        rows = [
+            {
+                "version": v.version,
+                "created_at": v.created_at.isoformat(),
+                "active": v.active,
+                "params": v.params,
+                "metrics": v.metrics,
+                "data_counts": v.data_counts,
+                "joblib_size": v.joblib_size,
+                "onnx_size": v.onnx_size,
+            }
+            for v in versions
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not versions:
+        typer.echo("no model versions yet (run `cinecluster recluster`)")
+        return
+    typer.echo("  version  created (UTC)        k  scaler  silhouette  davies_bouldin  movies")
+    for v in versions:
+        mark = "*" if v.active else " "
+        created = v.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(
+            f"{mark} {v.version:>7}  {created}  {v.params['k']:>2}  {v.params['scaler']:<6}  "
+            f"{_round(v.metrics.get('silhouette'))!s:>10}  {_round(v.metrics.get('davies_bouldin'))!s:>14}"
+            f"  {v.data_counts.get('movies')}"
+        )
+
+
+@model_app.command("activate")
+def model_activate(version: int = typer.Argument(..., help="Version to serve (e.g. to roll back).")) -> None:
+    """Make VERSION the active model (the API and the views switch at once)."""
+    from scheduler.versions import activate
+
+    with cli_engine() as engine, engine.begin() as conn:
+        activate(conn, version)
+    typer.echo(f"version {version} active")
+
+
+@app.command("export-model")
+def export_model(
+    output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+    version: int | None = typer.Option(None, "--version", help="Version (default: the active one)."),
+    fmt: ModelFormat = typer.Option(ModelFormat.joblib, "--format", help="joblib (scikit-learn) or onnx."),
+) -> None:
+    """Write a stored model: joblib.load(f).predict(features) works like kmeans_model.pkl."""
+    from scheduler.versions import model_bytes
+
+    with cli_engine() as engine, engine.connect() as conn:
+        number, data = model_bytes(conn, version, fmt.value)
+    _write_file(output, data)
+    typer.echo(f"version {number} written to {output} ({fmt.value}, {len(data)} bytes)")
+
+
+@app.command("export-clusters")
+def export_clusters(
+    output: Path = typer.Option(
+        Path("clusters_movies.csv"), "-o", "--output", help="CSV file ('-' = stdout)."
+    ),
+) -> None:
+    """Write movieId,title,genres,cluster of the active version (the team's clusters_movies.csv)."""
+    from scheduler.export import write_clusters_csv
+
+    with cli_engine() as engine, engine.connect() as conn:
+        if str(output) == "-":
+            write_clusters_csv(conn, sys.stdout.buffer)
+            return
+        _check_parent(output)
+        with output.open("wb") as out:
+            write_clusters_csv(conn, out)
+    typer.echo(f"clusters written to {output}")
+
+
+@app.command("scheduler")
+def scheduler_process() -> None:
+    """Run the weekly recluster schedule (CINECLUSTER_RECLUSTER_CRON) until SIGTERM/SIGINT."""
+    from scheduler.schedule import cron_trigger, run_scheduler
+
+    cron = get_settings().recluster_cron
+    cron_trigger(cron)  # a bad crontab is a one-line error before connecting
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with cli_engine("scheduler") as engine:
+        run_scheduler(engine, cron)
+
+
+def _check_parent(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise UserError(f"directory {path.parent} does not exist")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    _check_parent(path)
+    path.write_bytes(data)

@@ -1,0 +1,221 @@
+"""One recluster run: features in SQL -> fit -> neighbours -> ONE write transaction -> prune.
+
+Entry points: `run_recluster` (blocking; CLI and cron) and `start_recluster` (API: takes the
+lock at once, so a concurrent run is refused before answering, then works in a thread).
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
+
+from cinecluster.errors import UserError
+from cinecluster.settings import get_settings
+from scheduler import runs
+from scheduler.clustering import SCALERS, ClusterParams, ScalerKind, fit
+from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
+from scheduler.neighbours import in_cluster_neighbours
+from scheduler.placement import place_missing
+from scheduler.serialize import serialize
+from scheduler.steps import default_write_steps
+from scheduler.versions import WriteContext, WriteStep, prune, write_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReclusterResult:
+    run_id: int
+    version: int
+    params: ClusterParams
+    metrics: dict[str, Any]
+    data_counts: dict[str, int]
+    pruned: list[int]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - start, 4)
+
+
+def data_counts(conn: Connection, features: FeatureMatrix) -> dict[str, int]:
+    """Counts at training time; distinct users by a loose index scan over the ratings key."""
+    users = conn.execute(
+        text("""
+            WITH RECURSIVE u AS (
+                (SELECT user_id FROM ratings ORDER BY user_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT r.user_id FROM ratings r WHERE r.user_id > u.user_id
+                        ORDER BY r.user_id LIMIT 1)
+                FROM u WHERE u.user_id IS NOT NULL
+            )
+            SELECT count(user_id) FROM u
+        """)
+    ).scalar_one()
+    tags = conn.execute(text("SELECT count(*) FROM tags")).scalar_one()
+    return {"movies": len(features.movie_ids), "ratings": features.ratings, "users": users, "tags": tags}
+
+
+def _place_late_arrivals(conn: Connection, context: WriteContext) -> None:
+    placed = place_missing(conn, context.version)
+    if placed:
+        context.metrics["placed_after_fit"] = len(placed)
+
+
+def execute(
+    lease: runs.RunLease,
+    params: ClusterParams,
+    options: FeatureOptions,
+    write_steps: Sequence[WriteStep] | None = None,
+    keep: int | None = None,
+) -> ReclusterResult:
+    """Do the run on the lease's connection; marks the run succeeded or failed, then unlocks."""
+    clock = _Clock()
+    conn = lease.conn
+    steps = list(default_write_steps() if write_steps is None else write_steps)
+    try:
+        with conn.begin():
+            with clock.phase("features_sql"):
+                features = rebuild_features(conn, options)
+                counts = data_counts(conn, features)
+            if len(features.movie_ids) < params.k:
+                raise UserError(
+                    f"cannot make {params.k} clusters from {len(features.movie_ids)} movies;"
+                    " load data first (cinecluster load DIR)"
+                )
+            with clock.phase("fit"):
+                fitted = fit(features.values, len(features.spec.numeric_names), params)
+            with clock.phase("neighbours"):
+                neighbours = in_cluster_neighbours(fitted.scaled, fitted.labels)
+            with clock.phase("serialize"):
+                model = serialize(fitted.pipeline, features.values.shape[1])
+            with clock.phase("write"):
+                version = write_version(
+                    conn,
+                    params=params,
+                    features=features,
+                    fit=fitted,
+                    neighbours=neighbours,
+                    model=model,
+                    data_counts=counts,
+                    steps=[*steps, _place_late_arrivals],
+                )
+        with clock.phase("prune"):
+            pruned = _prune(conn, keep or get_settings().keep_versions)
+        lease.succeed(version)
+    except BaseException as error:
+        _record_failure(lease, error)
+        raise
+    finally:
+        _release(lease)
+    return ReclusterResult(
+        run_id=lease.run_id,
+        version=version,
+        params=params,
+        metrics=fitted.metrics,
+        data_counts=counts,
+        pruned=pruned,
+        timings=clock.timings,
+    )
+
+
+def _prune(conn: Connection, keep: int) -> list[int]:
+    """Pruning is housekeeping: if the tables are busy (lock timeout), the next run prunes."""
+    try:
+        with conn.begin():
+            return prune(conn, keep)
+    except OperationalError as error:
+        if not isinstance(error.orig, psycopg.errors.LockNotAvailable):
+            raise
+        log.warning("prune skipped, tables busy: %s", error.orig)
+        return []
+
+
+def _record_failure(lease: runs.RunLease, error: BaseException) -> None:
+    try:
+        lease.fail(error)
+    except Exception:  # the database may be gone; the row then turns stale and is marked later
+        log.warning("could not mark run %s failed; it will be marked stale", lease.run_id)
+
+
+def _release(lease: runs.RunLease) -> None:
+    try:
+        lease.release()
+    except Exception:  # a dead connection has released the lock already
+        log.debug("lock connection of run %s was already gone", lease.run_id)
+
+
+def run_recluster(
+    engine: Engine,
+    *,
+    k: int = 10,
+    batch_size: int = 1000,
+    seed: int = 42,
+    scaler: ScalerKind = "zscore",
+    trigger: runs.Trigger = "cli",
+    features: FeatureOptions | None = None,
+    write_steps: Sequence[WriteStep] | None = None,
+    keep: int | None = None,
+) -> ReclusterResult:
+    """Run now and return the new version; raises runs.ReclusterAlreadyRunning if one is running."""
+    params = ClusterParams(k=k, batch_size=batch_size, seed=seed, scaler=scaler)
+    _check(params)
+    lease = runs.acquire(engine, trigger)
+    return execute(lease, params, features or FeatureOptions(), write_steps, keep)
+
+
+@dataclass
+class BackgroundRun:
+    run_id: int
+    thread: threading.Thread
+
+
+def start_recluster(
+    engine: Engine,
+    *,
+    trigger: runs.Trigger = "api",
+    k: int = 10,
+    batch_size: int = 1000,
+    seed: int = 42,
+    scaler: ScalerKind = "zscore",
+    features: FeatureOptions | None = None,
+) -> BackgroundRun:
+    """Take the lock now (raising ReclusterAlreadyRunning at once), run in a daemon thread."""
+    params = ClusterParams(k=k, batch_size=batch_size, seed=seed, scaler=scaler)
+    _check(params)
+    lease = runs.acquire(engine, trigger)
+
+    def work() -> None:
+        try:
+            execute(lease, params, features or FeatureOptions())
+        except Exception:
+            log.exception("recluster run %s failed", lease.run_id)
+
+    thread = threading.Thread(target=work, name=f"recluster-{lease.run_id}", daemon=True)
+    thread.start()
+    return BackgroundRun(run_id=lease.run_id, thread=thread)
+
+
+def _check(params: ClusterParams) -> None:
+    if params.k < 2:
+        raise UserError(f"--k must be at least 2, got {params.k}")
+    if params.batch_size < 1:
+        raise UserError(f"--batch-size must be positive, got {params.batch_size}")
+    if params.scaler not in SCALERS:
+        raise UserError(f"--scaler must be one of {', '.join(SCALERS)}, got {params.scaler!r}")

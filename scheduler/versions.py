@@ -1,0 +1,252 @@
+"""Model versions: write one in ONE transaction, flip the active one, roll back, prune."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from cinecluster.errors import UserError
+from cinecluster.tables import (
+    active_model,
+    cluster_centroids,
+    model_versions,
+    recluster_runs,
+)
+from scheduler.clustering import ClusterParams, FitResult, scaler_parameters
+from scheduler.copyio import copy_columns
+from scheduler.features import FeatureMatrix
+from scheduler.neighbours import Neighbours
+from scheduler.serialize import ModelBytes
+
+ALGORITHM = "MiniBatchKMeans"
+
+
+@dataclass
+class WriteContext:
+    """What a write step sees: the version being written (not yet active) and the fitted data.
+
+    Steps run inside the version's transaction after its clusters and neighbours are written
+    and before the flip; they may write more rows for `version` and add entries to `metrics`
+    (stored in model_versions.metrics). An exception in a step aborts the whole version.
+    """
+
+    version: int
+    params: ClusterParams
+    features: FeatureMatrix
+    fit: FitResult
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+WriteStep = Callable[[Connection, WriteContext], None]
+
+
+def next_version(conn: Connection) -> int:
+    """Never reuses a number, even of a pruned version."""
+    highest = select(func.max(model_versions.c.version)).scalar_subquery()
+    recorded = select(func.max(recluster_runs.c.version)).scalar_subquery()
+    return int(conn.execute(select(func.coalesce(func.greatest(highest, recorded), 0) + 1)).scalar_one())
+
+
+def write_version(
+    conn: Connection,
+    *,
+    params: ClusterParams,
+    features: FeatureMatrix,
+    fit: FitResult,
+    neighbours: Neighbours,
+    model: ModelBytes,
+    data_counts: dict[str, int],
+    steps: Sequence[WriteStep] = (),
+) -> int:
+    """Write every row of a new version and make it active; the caller owns the transaction."""
+    version = next_version(conn)
+    spec = features.spec
+    conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # index builds on attach
+    conn.execute(
+        insert(model_versions).values(
+            version=version,
+            algorithm=ALGORITHM,
+            params={
+                "k": params.k,
+                "batch_size": params.batch_size,
+                "seed": params.seed,
+                "scaler": params.scaler,
+                "n_init": fit.pipeline.named_steps["kmeans"].n_init,
+                "features": spec.to_json(),
+            },
+            feature_names=spec.feature_names,
+            scaler=scaler_parameters(fit.pipeline, params.scaler, spec.numeric_names),
+            metrics=fit.metrics,
+            data_counts=data_counts,
+            model_joblib=model.joblib,
+            model_onnx=model.onnx,
+            joblib_size=len(model.joblib),
+            onnx_size=len(model.onnx),
+            joblib_sha256=model.joblib_sha256,
+            onnx_sha256=model.onnx_sha256,
+        )
+    )
+    sizes = fit.metrics["cluster_sizes"]
+    conn.execute(
+        insert(cluster_centroids),
+        [
+            {"version": version, "cluster": c, "centroid": [float(x) for x in row], "size": sizes[c]}
+            for c, row in enumerate(fit.centroids)
+        ],
+    )
+    n = len(features.movie_ids)
+    ids = features.movie_ids
+    _copy_partition(
+        conn,
+        "movie_clusters",
+        version,
+        ["version", "movie_id", "cluster", "distance"],
+        [
+            ("int4", np.full(n, version)),
+            ("int4", ids),
+            ("int2", fit.labels),
+            ("float4", fit.distances),
+        ],
+    )
+    _copy_partition(
+        conn,
+        "movie_neighbours",
+        version,
+        ["version", "movie_id", "rank", "neighbour_id", "distance"],
+        [
+            ("int4", np.full(len(neighbours.query), version)),
+            ("int4", ids[neighbours.query]),
+            ("int2", neighbours.rank),
+            ("int4", ids[neighbours.neighbour]),
+            ("float4", neighbours.distance),
+        ],
+    )
+    context = WriteContext(version, params, features, fit, metrics=dict(fit.metrics))
+    for step in steps:
+        step(conn, context)
+    if context.metrics != fit.metrics:
+        conn.execute(
+            update(model_versions).where(model_versions.c.version == version).values(metrics=context.metrics)
+        )
+    _set_active(conn, version)
+    return version
+
+
+PARTITIONED = ("movie_clusters", "movie_neighbours")  # LIST-partitioned by version (revision 0003)
+
+
+def partition_name(table: str, version: int) -> str:
+    return f"{table}_v{int(version)}"
+
+
+def _copy_partition(
+    conn: Connection,
+    table: str,
+    version: int,
+    names: list[str],
+    columns: list[tuple[str, np.ndarray]],
+) -> None:
+    """COPY into a fresh table, then ATTACH it: the parent's keys and foreign keys are checked by
+    index builds and one set-based query each, not by a trigger call per row."""
+    part = partition_name(table, version)
+    conn.execute(text(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)"))
+    conn.execute(text(f"ALTER TABLE {part} ADD CHECK (version = {int(version)})"))  # attach skips its scan
+    copy_columns(conn, part, names, columns)
+    conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {part} FOR VALUES IN ({int(version)})"))
+
+
+def _set_active(conn: Connection, version: int) -> None:
+    stmt = pg_insert(active_model).values(singleton=True, version=version)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[active_model.c.singleton],
+            set_={"version": stmt.excluded.version, "activated_at": func.now()},
+        )
+    )
+
+
+def active_version(conn: Connection) -> int | None:
+    return conn.execute(select(active_model.c.version)).scalar_one_or_none()
+
+
+def activate(conn: Connection, version: int) -> None:
+    """Serve `version` again (rollback); one UPDATE, so readers switch atomically."""
+    exists = conn.execute(select(model_versions.c.version).where(model_versions.c.version == version))
+    if exists.scalar_one_or_none() is None:
+        kept = ", ".join(str(v) for v in list_version_numbers(conn)) or "none"
+        raise UserError(f"model version {version} does not exist (kept versions: {kept})")
+    _set_active(conn, version)
+
+
+def list_version_numbers(conn: Connection) -> list[int]:
+    return list(conn.execute(select(model_versions.c.version).order_by(model_versions.c.version)).scalars())
+
+
+def prune(conn: Connection, keep: int) -> list[int]:
+    """Delete all but the newest `keep` versions, never the active one; returns deleted versions.
+
+    Drops the versions' partitions (instant) rather than deleting millions of rows. Dropping a
+    partition briefly locks its parent, so a short lock_timeout makes a busy moment skip the
+    prune (the next run prunes) instead of queueing the API's reads behind it.
+    """
+    newest = select(model_versions.c.version).order_by(model_versions.c.version.desc()).limit(keep)
+    doomed = list(
+        conn.execute(
+            select(model_versions.c.version)
+            .where(model_versions.c.version.not_in(newest.scalar_subquery()))
+            .where(model_versions.c.version.not_in(select(active_model.c.version).scalar_subquery()))
+            .order_by(model_versions.c.version)
+        ).scalars()
+    )
+    if not doomed:
+        return []
+    conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+    for version in doomed:
+        for table in PARTITIONED:
+            conn.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, version)}"))
+    conn.execute(delete(model_versions).where(model_versions.c.version.in_(doomed)))
+    return doomed
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    created_at: Any
+    active: bool
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    data_counts: dict[str, Any]
+    joblib_size: int
+    onnx_size: int
+
+
+def list_versions(conn: Connection) -> list[VersionInfo]:
+    current = active_version(conn)
+    rows = conn.execute(
+        select(
+            model_versions.c.version,
+            model_versions.c.created_at,
+            model_versions.c.params,
+            model_versions.c.metrics,
+            model_versions.c.data_counts,
+            model_versions.c.joblib_size,
+            model_versions.c.onnx_size,
+        ).order_by(model_versions.c.version)
+    )
+    return [VersionInfo(active=r.version == current, **r._asdict()) for r in rows]
+
+
+def model_bytes(conn: Connection, version: int | None, fmt: str) -> tuple[int, bytes]:
+    """(version, stored bytes) of `version` or of the active one."""
+    if version is None:
+        version = active_version(conn)
+        if version is None:
+            raise UserError("no model yet: run `cinecluster recluster` first")
+    column = model_versions.c.model_onnx if fmt == "onnx" else model_versions.c.model_joblib
+    data = conn.execute(select(column).where(model_versions.c.version == version)).scalar_one_or_none()
+    if data is None:
+        raise UserError(f"model version {version} does not exist")
+    return version, bytes(data)
