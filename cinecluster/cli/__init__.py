@@ -2,7 +2,8 @@
 
 import sys
 
-import cinecluster.cli.load  # noqa: F401  (loaders engineer: `cinecluster load`, `cinecluster synth`)
+import cinecluster.cli.evaluate as _evaluate  # noqa: F401  (evaluation engineer: `cinecluster evaluate`)
+import cinecluster.cli.load as _load  # noqa: F401  (loaders engineer: `cinecluster load`, `cinecluster synth`)
 import cinecluster.cli.recluster  # noqa: F401  (recluster, model, export-model/-clusters, scheduler)
 from cinecluster.cli import db  # noqa: F401  (modules register their commands on import)
 from cinecluster.cli.app import app

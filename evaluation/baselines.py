@@ -1,0 +1,75 @@
+"""Strategies the evaluation compares that the API does not serve, with the API's signature.
+
+`team_as_written` is the data team's recommend_for_user verbatim: a random sample of the
+favourite cluster (most rated movies; ties: lowest id), seen movies included, as their
+`.sample(n)` did. `popularity` is the most rated unseen movies of the training data.
+"""
+
+from sqlalchemy import Connection, text
+
+from service.recommenders.types import Recommendation
+
+TEAM_AS_WRITTEN = text(
+    """
+    WITH fav AS (
+        SELECT mc.cluster
+        FROM ratings r
+        JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = r.movie_id
+        WHERE r.user_id = :user_id
+        GROUP BY mc.cluster
+        ORDER BY count(*) DESC, mc.cluster
+        LIMIT 1
+    )
+    SELECT mc.movie_id, m.title, m.genres, mc.cluster
+    FROM fav
+    JOIN movie_clusters mc ON mc.version = :version AND mc.cluster = fav.cluster
+    JOIN movies m ON m.movie_id = mc.movie_id
+    ORDER BY hashint4extended(mc.movie_id, :seed), mc.movie_id
+    LIMIT :n OFFSET :offset
+    """
+)
+
+POPULARITY = text(
+    """
+    SELECT f.movie_id, m.title, m.genres, f.rating_count
+    FROM movie_features f
+    JOIN movies m ON m.movie_id = f.movie_id
+    WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = f.movie_id)
+    ORDER BY f.rating_count DESC, f.movie_id
+    LIMIT :n OFFSET :offset
+    """
+)
+
+
+def team_as_written(
+    conn: Connection,
+    user_id: int,
+    *,
+    n: int,
+    offset: int,
+    genre: str | None,
+    version: int,
+    seed: int | None,
+) -> list[Recommendation]:
+    params = {"version": version, "user_id": user_id, "n": n, "offset": offset, "seed": seed or 0}
+    return [
+        Recommendation(r.movie_id, r.title, list(r.genres), r.cluster, None, "random pick, favourite cluster")
+        for r in conn.execute(TEAM_AS_WRITTEN, params)
+    ]
+
+
+def popularity(
+    conn: Connection,
+    user_id: int,
+    *,
+    n: int,
+    offset: int,
+    genre: str | None,
+    version: int,
+    seed: int | None,
+) -> list[Recommendation]:
+    params = {"user_id": user_id, "n": n, "offset": offset}
+    return [
+        Recommendation(r.movie_id, r.title, list(r.genres), None, float(r.rating_count), "most rated")
+        for r in conn.execute(POPULARITY, params)
+    ]
