@@ -55,9 +55,24 @@ def _user_error(error: psycopg.Error, source: SourceFile, truncated_line: int | 
     line = int(match.group(1)) if match else None
     if truncated_line is not None and line in (None, truncated_line):
         return UserError(f"{source.path}: line {truncated_line}: truncated last line ({problem})")
+    if problem.startswith("unterminated CSV quoted field"):
+        # PostgreSQL reports the end of the file; the line where the open quote starts helps more
+        line = _open_quote_line(source) or line
+        problem = 'unterminated quoted field (a " opened here is never closed)'
     names = dict(zip(source.columns, source.header, strict=True))
     problem = _COLUMN.sub(lambda m: f'column "{names.get(m.group(1), m.group(1))}"', problem)
     if problem.startswith("invalid byte sequence"):
         problem = f"invalid UTF-8 ({problem})"
     where = f"line {line}: " if line is not None else ""
     return UserError(f"{source.path}: {where}{problem}")
+
+
+def _open_quote_line(source: SourceFile) -> int | None:
+    """The line where the quoted field that never closes begins (scanned only after an error)."""
+    inside, start = False, None
+    with source.path.open("rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            if line.count(b'"') % 2:
+                inside = not inside
+                start = number if inside else start
+    return start if inside else None

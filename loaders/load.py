@@ -24,7 +24,8 @@ class FileReport:
     path: str
     read: int  # data rows in the file
     loaded: int  # distinct good rows: what the table now holds from this file
-    written: int  # rows inserted, updated (or, for movies in replace mode, deleted)
+    written: int  # rows inserted or updated (unchanged rows are not written again)
+    deleted: int  # movies absent from a replace-mode movies file (their ratings and tags go too)
     dropped: dict[str, int] = field(default_factory=dict)  # silent cleaning, as the pipeline did
     rejected: dict[str, Reason] = field(default_factory=dict)  # reported; --strict fails on them
 
@@ -95,8 +96,11 @@ def _load_one(conn: Connection, source: SourceFile, stage: str, read: int, mode:
     moved = move(conn, source, stage, mode, any_bad=bool(reasons))
     bad = sum(reason.count for reason in reasons.values())
     before_dedup = moved.before_dedup if moved.before_dedup is not None else read - bad
+    reasons = dict(sorted(reasons.items()))
     dropped = {name: reason.count for name, reason in reasons.items() if name in DROPPED}
     if before_dedup > moved.distinct:
         dropped[DUPLICATE] = before_dedup - moved.distinct
     rejected = {name: reason for name, reason in reasons.items() if name not in DROPPED}
-    return FileReport(source.kind, str(source.path), read, moved.distinct, moved.written, dropped, rejected)
+    return FileReport(
+        source.kind, str(source.path), read, moved.distinct, moved.written, moved.deleted, dropped, rejected
+    )

@@ -26,6 +26,7 @@ GENRES = """CASE WHEN btrim(genres) = '(no genres listed)' THEN '{}'::text[]
 class Moved:
     distinct: int  # good rows after de-duplication (the file's contents)
     written: int  # rows inserted or updated in the table
+    deleted: int = 0  # movies absent from the file, deleted in replace mode
     before_dedup: int | None = None  # good rows before de-duplication, when it differs from read-bad
 
 
@@ -40,8 +41,8 @@ def move(conn: Connection, source: SourceFile, stage: str, mode: Mode, any_bad: 
     if source.kind == "movies":
         return _movies(conn, stage, where, mode)
     if source.kind == "links":
-        return _links(conn, stage, where, mode)
-    return _tags(conn, source, stage, where, mode)
+        return _links(conn, stage, where)
+    return _tags(conn, source, stage, where)
 
 
 def _count(conn: Connection, sql: str) -> int:
@@ -86,12 +87,11 @@ def _movies(conn: Connection, stage: str, where: str, mode: Mode) -> Moved:
             """
         )
     )
-    written = 0
+    deleted = 0
     if mode == "replace":
         deleted = conn.execute(
             text("DELETE FROM movies WHERE movie_id NOT IN (SELECT movie_id FROM clean_movies)")
-        )
-        written += deleted.rowcount
+        ).rowcount
     upserted = conn.execute(
         text(
             """
@@ -103,10 +103,10 @@ def _movies(conn: Connection, stage: str, where: str, mode: Mode) -> Moved:
             """
         )
     )
-    return Moved(_count(conn, "SELECT count(*) FROM clean_movies"), written + upserted.rowcount)
+    return Moved(_count(conn, "SELECT count(*) FROM clean_movies"), upserted.rowcount, deleted)
 
 
-def _links(conn: Connection, stage: str, where: str, mode: Mode) -> Moved:
+def _links(conn: Connection, stage: str, where: str) -> Moved:
     written = conn.execute(
         text(
             f"""
@@ -123,7 +123,7 @@ def _links(conn: Connection, stage: str, where: str, mode: Mode) -> Moved:
     return Moved(distinct, written.rowcount)
 
 
-def _tags(conn: Connection, source: SourceFile, stage: str, where: str, mode: Mode) -> Moved:
+def _tags(conn: Connection, source: SourceFile, stage: str, where: str) -> Moved:
     user = "user_id::int" if "user_id" in source.used else "NULL::int"
     ts = "to_timestamp(ts::bigint)" if "ts" in source.used else "NULL::timestamptz"
     conn.execute(
@@ -145,4 +145,4 @@ def _tags(conn: Connection, source: SourceFile, stage: str, where: str, mode: Mo
         )
     )
     distinct = _count(conn, "SELECT count(*) FROM (SELECT DISTINCT * FROM split_tags) d")
-    return Moved(distinct, written.rowcount, _count(conn, "SELECT count(*) FROM split_tags"))
+    return Moved(distinct, written.rowcount, before_dedup=_count(conn, "SELECT count(*) FROM split_tags"))

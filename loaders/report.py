@@ -1,6 +1,7 @@
 """The load summary for people (a rich table) and for machines (JSON)."""
 
 import json
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -15,8 +16,10 @@ def print_json(summary: LoadSummary) -> None:
 def print_table(summary: LoadSummary, console: Console) -> None:
     state = "loaded" if summary.committed else "NOT loaded (rolled back)"
     table = Table(title=f"cinecluster load ({summary.mode} mode): {state}", title_justify="left")
-    for column in ("file", "read", "loaded", "written", "dropped", "rejected (example lines)"):
-        table.add_column(column, justify="right" if column in {"read", "loaded", "written"} else "left")
+    for column in ("file", "read", "loaded", "written", "deleted", "dropped", "rejected (example lines)"):
+        table.add_column(
+            column, justify="right" if column in {"read", "loaded", "written", "deleted"} else "left"
+        )
     for report in summary.files:
         dropped = "\n".join(f"{name}: {count:,}" for name, count in report.dropped.items()) or "-"
         rejected = (
@@ -27,6 +30,12 @@ def print_table(summary: LoadSummary, console: Console) -> None:
             or "-"
         )
         table.add_row(
-            report.path, f"{report.read:,}", f"{report.loaded:,}", f"{report.written:,}", dropped, rejected
+            Path(report.path).name,  # the full path is in --json
+            f"{report.read:,}",
+            f"{report.loaded:,}",
+            f"{report.written:,}",
+            f"{report.deleted:,}",
+            dropped,
+            rejected,
         )
     console.print(table)

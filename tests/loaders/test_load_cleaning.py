@@ -1,0 +1,155 @@
+"""Every cleaning rule of `cinecluster load`, on small hand-written files."""
+
+import json
+
+from conftest import MOVIES, query, write
+
+MOVIES_DIRTY = """movieId,title,genres
+1,Toy Story (1995),Adventure|Animation|Children
+2,Jumanji (1995),Adventure|Children
+2,Jumanji (1995),Adventure|Children
+3,Nothing Listed (2001),(no genres listed)
+4,Babylon 5,Drama|Sci-Fi
+,Missing Id (1999),Drama
+x5,Bad Id (1999),Drama
+6,  Spaced Title (1980)  ,Comedy
+7,Missing Genres (1990),
+"""
+
+RATINGS_DIRTY = """userId,movieId,rating,timestamp
+1,1,4.0,100
+1,1,3.5,200
+1,2,5.0,100
+1,2,5.0,100
+2,1,5.5,100
+2,2,3.3,100
+2,99,4.0,100
+a,1,4.0,100
+3,1,,100
+3,2,abc,100
+3,3,0.5,100
+2,3,0.0,100
+"""
+
+TAGS_DIRTY = """userId,movieId,tag,timestamp
+1,1,funny,100
+1,1, funny ,100
+1,2,a|b| c ,100
+1,3,  ,100
+1,99,x,100
+1,3,|,100
+"""
+
+
+def _load_json(run_cli, *args):
+    result = run_cli("load", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return {report["kind"]: report for report in json.loads(result.stdout)["files"]}
+
+
+def test_movies_rules(run_cli, db_url, tmp_path) -> None:
+    reports = _load_json(run_cli, str(write(tmp_path, {"movies.csv": MOVIES_DIRTY})))
+    rows = query(db_url, "SELECT movie_id, title, year, genres FROM movies ORDER BY movie_id")
+    assert rows == [
+        (1, "Toy Story (1995)", 1995, ["Adventure", "Animation", "Children"]),
+        (2, "Jumanji (1995)", 1995, ["Adventure", "Children"]),
+        (3, "Nothing Listed (2001)", 2001, []),
+        (4, "Babylon 5", None, ["Drama", "Sci-Fi"]),
+        (6, "Spaced Title (1980)", 1980, ["Comedy"]),
+    ]
+    movies = reports["movies"]
+    assert (movies["read"], movies["loaded"]) == (9, 5)
+    assert movies["dropped"] == {"duplicate": 1, "missing field": 2}
+    assert movies["rejected"] == {"non-numeric id": {"count": 1, "lines": [8]}}
+
+
+def test_ratings_rules(run_cli, db_url, tmp_path) -> None:
+    directory = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS_DIRTY})
+    ratings = _load_json(run_cli, str(directory))["ratings"]
+    rows = query(
+        db_url, "SELECT user_id, movie_id, rating, extract(epoch FROM ts)::int FROM ratings ORDER BY 1, 2"
+    )
+    # (1, 1) twice: the latest timestamp wins; (1, 2) is an exact duplicate
+    assert rows == [(1, 1, 3.5, 200), (1, 2, 5.0, 100), (3, 3, 0.5, 100)]
+    assert (ratings["read"], ratings["loaded"]) == (12, 3)
+    assert ratings["dropped"] == {"duplicate": 2, "missing field": 1}
+    assert ratings["rejected"] == {
+        "non-numeric id": {"count": 1, "lines": [9]},
+        "non-numeric rating": {"count": 1, "lines": [11]},
+        "rating off the 0.5 grid": {"count": 1, "lines": [7]},
+        "rating outside 0.5..5.0": {"count": 2, "lines": [6, 13]},
+        "unknown movie": {"count": 1, "lines": [8]},
+    }
+
+
+def test_tags_rules(run_cli, db_url, tmp_path) -> None:
+    directory = write(tmp_path, {"movies.csv": MOVIES, "tags.csv": TAGS_DIRTY})
+    tags = _load_json(run_cli, str(directory))["tags"]
+    rows = query(db_url, "SELECT movie_id, user_id, tag FROM tags ORDER BY movie_id, tag")
+    assert rows == [(1, 1, "funny"), (2, 1, "a"), (2, 1, "b"), (2, 1, "c")]
+    assert (tags["read"], tags["loaded"]) == (6, 4)
+    assert tags["dropped"] == {"duplicate": 1, "empty tag": 1, "missing field": 1}
+    assert tags["rejected"] == {"unknown movie": {"count": 1, "lines": [6]}}
+
+
+def test_example_lines_are_capped_at_five(run_cli, tmp_path) -> None:
+    bad = "".join(f"1,99,4.0,{n}\n" for n in range(8))
+    directory = write(
+        tmp_path, {"movies.csv": MOVIES, "ratings.csv": "userId,movieId,rating,timestamp\n" + bad}
+    )
+    ratings = _load_json(run_cli, str(directory))["ratings"]
+    assert ratings["rejected"] == {"unknown movie": {"count": 8, "lines": [2, 3, 4, 5, 6]}}
+
+
+def test_cleaned_file_names_and_two_column_tags(run_cli, db_url, tmp_path) -> None:
+    directory = write(
+        tmp_path,
+        {
+            "cleaned_movies.csv": MOVIES,
+            "cleaned_ratings.csv": "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n",
+            "cleaned_tags.csv": "movieId,tag\n1,pixar|toys\n3,heist\n",
+        },
+    )
+    reports = _load_json(run_cli, str(directory))
+    assert {kind: report["loaded"] for kind, report in reports.items()} == {
+        "movies": 3,
+        "ratings": 1,
+        "tags": 3,
+    }
+    assert query(db_url, "SELECT movie_id, user_id, tag, ts FROM tags ORDER BY movie_id, tag") == [
+        (1, None, "pixar", None),
+        (1, None, "toys", None),
+        (3, None, "heist", None),
+    ]
+
+
+def test_explicit_file_options(run_cli, db_url, tmp_path) -> None:
+    write(tmp_path, {"m.csv": MOVIES, "r.csv": "userId,movieId,rating,timestamp\n1,2,2.5,1\n"})
+    result = run_cli("load", "--movies", str(tmp_path / "m.csv"), "--ratings", str(tmp_path / "r.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert query(db_url, "SELECT user_id, movie_id, rating FROM ratings") == [(1, 2, 2.5)]
+
+
+def test_json_summary_shape(run_cli, tmp_path) -> None:
+    result = run_cli("load", str(write(tmp_path, {"movies.csv": MOVIES})), "--json")
+    summary = json.loads(result.stdout)
+    assert set(summary) == {"mode", "committed", "rejected", "files"}
+    assert (summary["mode"], summary["committed"], summary["rejected"]) == ("replace", True, 0)
+    assert set(summary["files"][0]) == {
+        "kind",
+        "path",
+        "read",
+        "loaded",
+        "written",
+        "deleted",
+        "dropped",
+        "rejected",
+    }
+
+
+def test_table_summary_names_each_file(run_cli, tmp_path) -> None:
+    directory = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS_DIRTY})
+    result = run_cli("load", str(directory))
+    assert result.exit_code == 0, result.stderr
+    assert "movies.csv" in result.stdout and "ratings.csv" in result.stdout
+    assert "unknown movie: 1 (8)" in result.stdout
