@@ -1,0 +1,103 @@
+"""The API's connection pool: plain psycopg connections, autocommit, fail fast when the DB is gone.
+
+A small pool of our own rather than psycopg_pool: when the server is unreachable, psycopg_pool
+makes every request wait its full timeout for a background reconnect, while here a request
+connects in its own thread and gets "connection refused" (-> 503) at once. A connection that
+broke marks every older pooled connection stale, so the service recovers on the next request
+after the database returns, without a health-check query on every checkout.
+"""
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from cinecluster.db import libpq_url
+from cinecluster.settings import Settings
+
+CONNECT_TIMEOUT_S = 2  # libpq's minimum: a black-holed server costs at most this
+POOL_TIMEOUT_S = 5.0  # waiting for a free connection when all are busy
+
+
+class PoolTimeout(psycopg.OperationalError):
+    """Every connection stayed busy for POOL_TIMEOUT_S: answered as 503 like a dead database."""
+
+
+class Pool:
+    def __init__(self, url: str, settings: Settings, size: int = 8, timeout: float = POOL_TIMEOUT_S) -> None:
+        self.conninfo = libpq_url(url)
+        self.kwargs = {
+            "autocommit": True,  # reads need no transaction; writes open one explicitly
+            "application_name": "cinecluster-api",
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+        }
+        self.size = size
+        self.timeout = timeout
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: deque[tuple[int, psycopg.Connection]] = deque()
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        if not self._slots.acquire(timeout=self.timeout):
+            raise PoolTimeout(f"no free database connection within {self.timeout:g} s")
+        try:
+            generation, conn = self._take()
+            try:
+                yield conn
+            except psycopg.OperationalError:
+                if conn.broken or conn.closed:
+                    self._discard(conn)
+                else:  # e.g. statement timeout: the connection itself is fine
+                    self._give(generation, conn)
+                raise
+            except BaseException:
+                self._give(generation, conn)
+                raise
+            else:
+                self._give(generation, conn)
+        finally:
+            self._slots.release()
+
+    def _take(self) -> tuple[int, psycopg.Connection]:
+        with self._lock:
+            while self._idle:
+                generation, conn = self._idle.pop()
+                if generation == self._generation and not conn.closed:
+                    return generation, conn
+                conn.close()
+            generation = self._generation
+        return generation, psycopg.connect(self.conninfo, **self.kwargs)  # type: ignore[arg-type]
+
+    def _give(self, generation: int, conn: psycopg.Connection) -> None:
+        status = conn.info.transaction_status
+        if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                self._discard(conn)
+                return
+            status = conn.info.transaction_status
+        with self._lock:
+            if not self._closed and generation == self._generation and status == TransactionStatus.IDLE:
+                self._idle.append((generation, conn))
+                return
+        conn.close()
+
+    def _discard(self, conn: psycopg.Connection) -> None:
+        conn.close()
+        with self._lock:
+            self._generation += 1  # the server likely restarted: older connections are dead too
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+        for _, conn in idle:
+            conn.close()

@@ -1,0 +1,1 @@
+"""Read and write queries: plain functions taking a SQLAlchemy Connection."""

@@ -1,0 +1,94 @@
+"""Writes: new movies (placed on the nearest centroid at once) and batches of ratings."""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from cinecluster.tables import movies
+from scheduler.placement import place_movie
+
+_YEAR = re.compile(r"\((\d{4})\)\s*$")
+
+
+class MovieExists(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RatingsResult:
+    received: int
+    inserted: int
+    updated: int
+
+
+def parse_year(title: str) -> int | None:
+    """Like the loader: the trailing '(YYYY)' of a MovieLens title."""
+    match = _YEAR.search(title)
+    return int(match.group(1)) if match else None
+
+
+def insert_movie(conn: Connection, movie_id: int | None, title: str, genres: list[str]) -> int:
+    """Insert and place the movie in the active version; raises MovieExists on a taken id."""
+    if movie_id is None:
+        # serialise id assignment between concurrent writers, only for the auto-id case
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('cinecluster.movie_id'))"))
+        movie_id = int(conn.execute(select(func.coalesce(func.max(movies.c.movie_id), 0) + 1)).scalar_one())
+    stmt = (
+        pg_insert(movies)
+        .values(movie_id=movie_id, title=title, year=parse_year(title), genres=genres)
+        .on_conflict_do_nothing(index_elements=[movies.c.movie_id])
+        .returning(movies.c.movie_id)
+    )
+    if conn.execute(stmt).scalar_one_or_none() is None:
+        raise MovieExists(movie_id)
+    place_movie(conn, movie_id)
+    return movie_id
+
+
+def unknown_movies(conn: Connection, movie_ids: list[int]) -> list[int]:
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT c.id FROM unnest(CAST(:ids AS integer[])) AS c(id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM movies m WHERE m.movie_id = c.id) ORDER BY c.id"
+        ),
+        {"ids": movie_ids},
+    )
+    return [r[0] for r in rows]
+
+
+UPSERT = text(
+    """
+    WITH batch AS (
+        SELECT DISTINCT ON (user_id, movie_id) user_id, movie_id, rating, ts
+        FROM unnest(CAST(:users AS integer[]), CAST(:movies AS integer[]), CAST(:ratings AS real[]),
+                    CAST(:ts AS float8[]), CAST(:ord AS integer[]))
+             AS b(user_id, movie_id, rating, epoch, ord)
+        CROSS JOIN LATERAL (SELECT coalesce(to_timestamp(b.epoch), now()) AS ts) t
+        ORDER BY user_id, movie_id, ts DESC, ord DESC
+    )
+    INSERT INTO ratings AS r (user_id, movie_id, rating, ts)
+    SELECT user_id, movie_id, rating, ts FROM batch
+    ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, ts = excluded.ts
+        WHERE excluded.ts >= r.ts
+    RETURNING (xmax = 0) AS inserted
+    """
+)
+
+
+def upsert_ratings(conn: Connection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
+    """Like the loader's append mode: a duplicate (user, movie) keeps the latest timestamp."""
+    users, movie_ids, stars, ts = (list(col) for col in zip(*rows, strict=True))
+    result = conn.execute(
+        UPSERT,
+        {
+            "users": users,
+            "movies": movie_ids,
+            "ratings": stars,
+            "ts": [float(t) if t is not None else None for t in ts],
+            "ord": list(range(len(rows))),
+        },
+    ).all()
+    inserted = sum(1 for r in result if r.inserted)
+    return RatingsResult(received=len(rows), inserted=inserted, updated=len(result) - inserted)

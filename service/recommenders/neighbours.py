@@ -1,0 +1,117 @@
+"""`neighbours`: similar movies = nearest neighbours inside the movie's cluster.
+
+Read from `movie_neighbours` (top 50 per movie, written by the recluster job). When a page
+reaches past them (a genre filter, deep offsets, or a movie added after the last run, which
+has none), the list continues with the cluster's best movies by the quality ranking.
+"""
+
+from sqlalchemy import text
+
+from service.recommenders.ranking import RANKINGS
+from service.recommenders.types import Recommendation
+from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
+
+_GENRE = "(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))"
+
+NEIGHBOURS = compile_sql(
+    text(
+        f"""
+    SELECT n.neighbour_id AS movie_id, m.title, m.genres, mc.cluster, n.distance, n.rank
+    FROM movie_neighbours n
+    JOIN movies m ON m.movie_id = n.neighbour_id
+    LEFT JOIN movie_clusters mc ON mc.version = n.version AND mc.movie_id = n.neighbour_id
+    WHERE n.version = :version AND n.movie_id = :movie_id AND n.neighbour_id <> :movie_id AND {_GENRE}
+    ORDER BY n.rank
+    LIMIT :n OFFSET :offset
+    """
+    )
+)
+
+NEIGHBOUR_COUNT = compile_sql(
+    text(
+        f"""
+    SELECT count(*) FROM movie_neighbours n JOIN movies m ON m.movie_id = n.neighbour_id
+    WHERE n.version = :version AND n.movie_id = :movie_id AND n.neighbour_id <> :movie_id AND {_GENRE}
+    """
+    )
+)
+
+FILL = compile_sql(
+    text(
+        f"""
+    SELECT c.movie_id, m.title, m.genres, c.score
+    FROM unnest(CAST(:ids AS integer[]), CAST(:scores AS float8[])) AS c(movie_id, score)
+    JOIN movies m ON m.movie_id = c.movie_id
+    WHERE c.movie_id <> :movie_id AND {_GENRE}
+      AND NOT EXISTS (SELECT 1 FROM movie_neighbours n
+                      WHERE n.version = :version AND n.movie_id = :movie_id AND n.neighbour_id = c.movie_id)
+    ORDER BY c.score DESC, c.movie_id
+    LIMIT :n OFFSET :offset
+    """
+    )
+)
+
+MAX_NEIGHBOURS = 50
+
+
+def similar(
+    conn: DbConnection,
+    movie_id: int,
+    *,
+    cluster: int | None,
+    n: int,
+    offset: int,
+    genre: str | None,
+    version: int,
+    seed: int | None = None,
+) -> list[Recommendation]:
+    params = {"version": version, "movie_id": movie_id, "genre": genre}
+    rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
+    result = [
+        Recommendation(
+            movie_id=r.movie_id,
+            title=r.title,
+            genres=list(r.genres),
+            cluster=r.cluster,
+            score=round(1.0 / (1.0 + float(r.distance)), 6),
+            reason=f"nearest neighbour #{r.rank} in cluster {r.cluster}",
+        )
+        for r in rows
+    ]
+    if len(result) == n or cluster is None:
+        return result
+    return result + _fill(conn, params, cluster, n - len(result), offset)
+
+
+def _fill(
+    conn: DbConnection, params: dict[str, object], cluster: int, need: int, offset: int
+) -> list[Recommendation]:
+    """The page continues past the neighbours with the cluster's best-ranked movies."""
+    neighbours = int(fetch_value(conn, NEIGHBOUR_COUNT, params))
+    fill_offset = max(0, offset - neighbours)
+    ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]
+    if ranking is None:
+        return []
+    take = len(ranking.ids) if params["genre"] else fill_offset + need + MAX_NEIGHBOURS + 1
+    rows = fetch_all(
+        conn,
+        FILL,
+        {
+            **params,
+            "ids": ranking.ids[:take].tolist(),
+            "scores": ranking.scores[:take].tolist(),
+            "n": need,
+            "offset": fill_offset,
+        },
+    )
+    return [
+        Recommendation(
+            r.movie_id,
+            r.title,
+            list(r.genres),
+            cluster,
+            round(float(r.score), 6),
+            f"popular in the same cluster {cluster}",
+        )
+        for r in rows
+    ]

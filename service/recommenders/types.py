@@ -1,0 +1,53 @@
+"""What every recommendation strategy returns, and the signature it has."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from service.sql import DbConnection
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    movie_id: int
+    title: str
+    genres: list[str]
+    cluster: int | None
+    score: float | None
+    reason: str
+
+
+class UserStrategy(Protocol):
+    """`(conn, user_id, *, n, offset, genre, version, seed) -> ranked list`.
+
+    Contract: never a movie the user rated; deterministic for the same database state (and
+    seed); `genre` filters exactly; `offset` skips that many items of the full ranking.
+    """
+
+    def __call__(
+        self,
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None,
+    ) -> list[Recommendation]: ...
+
+
+class MovieStrategy(Protocol):
+    """`(conn, movie_id, *, cluster, n, offset, genre, version, seed)`; never the query movie."""
+
+    def __call__(
+        self,
+        conn: DbConnection,
+        movie_id: int,
+        *,
+        cluster: int | None,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None,
+    ) -> list[Recommendation]: ...

@@ -1,0 +1,77 @@
+"""Movies: the original `/movie/{id}`, title search, and adding a movie."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Engine
+
+from service.dependencies import DbDep, movie_or_404, require_admin
+from service.errors import ApiError
+from service.queries.movies import MovieRecord, get_movie, search_movies
+from service.queries.writes import MovieExists, insert_movie
+from service.recommenders.ranking import RANKINGS
+from service.schemas.common import GenreQuery, Limit, MovieIdPath, Offset, Text, errors
+from service.schemas.movies import MovieIn, MovieOut, MoviePage, join_genres
+
+router = APIRouter(tags=["movies"])
+
+
+def movie_out(m: MovieRecord) -> MovieOut:
+    return MovieOut(
+        movieId=m.movie_id,
+        title=m.title,
+        genres=join_genres(m.genres),
+        cluster=m.cluster,
+        year=m.year,
+        avgRating=round(m.avg_rating, 4) if m.avg_rating is not None else None,
+        ratingCount=m.rating_count,
+        genreList=m.genres,
+    )
+
+
+@router.get("/movie/{movie_id}", response_model=MovieOut, responses=errors(404, 422, 503))
+def get_movie_by_id(movie_id: MovieIdPath, db: DbDep) -> MovieOut:
+    """One movie: the original fields (movieId, title, genres, cluster) plus year and rating stats."""
+    with db.connection() as conn:
+        return movie_out(movie_or_404(conn, movie_id))
+
+
+@router.get("/movies", response_model=MoviePage, responses=errors(422, 503))
+def find_movies(
+    db: DbDep,
+    search: Annotated[
+        Text | None, Query(description="Case-insensitive title substring.", examples=["matrix"])
+    ] = None,
+    genre: GenreQuery = None,
+    cluster: Annotated[int | None, Query(ge=0, le=32767, description="Cluster in the active model.")] = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> MoviePage:
+    """Find movies by title, genre and cluster; most rated first."""
+    with db.connection() as conn:
+        total, found = search_movies(
+            conn, search=search, genre=genre, cluster=cluster, limit=limit, offset=offset
+        )
+    return MoviePage(total=total, limit=limit, offset=offset, items=[movie_out(m) for m in found])
+
+
+@router.post(
+    "/movies",
+    status_code=201,
+    response_model=MovieOut,
+    dependencies=[Depends(require_admin)],
+    responses=errors(401, 403, 409, 422, 503),
+)
+def add_movie(body: MovieIn, db: DbDep, request: Request) -> MovieOut:
+    """Add a movie (admin); it is placed on the nearest centroid at once, so it can be recommended."""
+    engine: Engine = request.app.state.write_engine()
+    try:
+        with engine.begin() as conn:
+            movie_id = insert_movie(conn, body.movieId, body.title, body.genres)
+    except MovieExists:
+        raise ApiError(409, "Movie already exists", {"movieId": body.movieId}) from None
+    RANKINGS.invalidate()
+    with db.connection() as conn:
+        movie = get_movie(conn, movie_id)
+    assert movie is not None
+    return movie_out(movie)

@@ -1,0 +1,100 @@
+"""Recommendations: similar movies and movies for a user, ranked and deterministic."""
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.dependencies import DbDep, movie_or_404, require_version, user_or_404
+from service.recommenders import (
+    DEFAULT_MOVIE_STRATEGY,
+    DEFAULT_STRATEGY,
+    MOVIE_STRATEGIES,
+    STRATEGIES,
+    Recommendation,
+)
+from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
+from service.schemas.movies import join_genres
+from service.schemas.recommend import RecommendationOut
+
+router = APIRouter(prefix="/recommend", tags=["recommendations"])
+
+UserStrategyName = StrEnum("UserStrategyName", {name: name for name in STRATEGIES})  # type: ignore[misc]
+MovieStrategyName = StrEnum("MovieStrategyName", {name: name for name in MOVIE_STRATEGIES})  # type: ignore[misc]
+
+N = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
+RecOffset = Annotated[int, Query(ge=0, le=1000, description="Skip this many of the ranking (paging).")]
+Seed = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="Only for strategy=random: the same seed gives the same sample."),
+]
+
+
+def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
+    return [
+        RecommendationOut(
+            movieId=r.movie_id,
+            title=r.title,
+            genres=join_genres(r.genres),
+            cluster=r.cluster,
+            score=r.score,
+            reason=r.reason,
+        )
+        for r in recs
+    ]
+
+
+@router.get("/movie/{movie_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
+def recommend_for_movie(
+    movie_id: MovieIdPath,
+    db: DbDep,
+    n: N = 5,
+    offset: RecOffset = 0,
+    genre: GenreQuery = None,
+    strategy: Annotated[
+        MovieStrategyName,
+        Query(description="`neighbours`: nearest in the cluster; `random`: the team's sample."),
+    ] = MovieStrategyName(DEFAULT_MOVIE_STRATEGY),
+    seed: Seed = None,
+) -> list[RecommendationOut]:
+    """Movies similar to this one (never itself): its nearest neighbours inside its cluster."""
+    with db.connection() as conn:
+        movie = movie_or_404(conn, movie_id)
+        recs = MOVIE_STRATEGIES[strategy.value](
+            conn,
+            movie.movie_id,
+            cluster=movie.cluster,
+            n=n,
+            offset=offset,
+            genre=genre,
+            version=require_version(movie.version),
+            seed=seed,
+        )
+    return _out(recs)
+
+
+@router.get("/user/{user_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
+def recommend_for_user(
+    user_id: UserIdPath,
+    db: DbDep,
+    n: N = 5,
+    offset: RecOffset = 0,
+    genre: GenreQuery = None,
+    strategy: Annotated[
+        UserStrategyName, Query(description="Ranking strategy; `random` is the team's original sample.")
+    ] = UserStrategyName(DEFAULT_STRATEGY),
+    seed: Seed = None,
+) -> list[RecommendationOut]:
+    """Movies for a user from their favourite clusters, never one they rated."""
+    with db.connection() as conn:
+        user = user_or_404(conn, user_id)
+        recs = STRATEGIES[strategy.value](
+            conn,
+            user.user_id,
+            n=n,
+            offset=offset,
+            genre=genre,
+            version=require_version(user.version),
+            seed=seed,
+        )
+    return _out(recs)

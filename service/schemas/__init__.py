@@ -1,0 +1,1 @@
+"""Request and response models: the API's shape, in the original field names (movieId, title...)."""

@@ -1,0 +1,34 @@
+"""Ratings written through the API, validated like the loader."""
+
+from pydantic import Field, field_validator
+
+from service.schemas.common import INT4_MAX, ApiModel
+
+# to_timestamp() and timestamptz stay sane well past this; MovieLens uses Unix seconds.
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_BATCH = 10_000
+
+
+class RatingIn(ApiModel):
+    userId: int = Field(ge=1, le=INT4_MAX, examples=[1])
+    movieId: int = Field(ge=1, le=INT4_MAX, examples=[1])
+    rating: float = Field(ge=0.5, le=5.0, description="0.5 to 5.0 in steps of 0.5.", examples=[4.5])
+    timestamp: int | None = Field(
+        default=None, ge=0, le=MAX_TIMESTAMP, description="Unix seconds; default now.", examples=[1700000000]
+    )
+
+    @field_validator("rating")
+    @classmethod
+    def _on_grid(cls, value: float) -> float:
+        if value * 2 != round(value * 2):
+            raise ValueError("rating must be on the 0.5 star grid")
+        return value
+
+
+class RatingsWritten(ApiModel):
+    received: int = Field(examples=[2])
+    inserted: int = Field(examples=[1])
+    updated: int = Field(description="Existing (user, movie) ratings replaced by newer ones.", examples=[1])
+    unchanged: int = Field(
+        description="Older than the stored rating, or duplicates in the batch.", examples=[0]
+    )

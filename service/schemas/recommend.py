@@ -1,0 +1,33 @@
+"""Recommendations: the original `{movieId, title}` items plus genres, cluster, score, reason."""
+
+from pydantic import Field
+
+from service.schemas.common import ApiModel
+
+
+class RecommendationOut(ApiModel):
+    movieId: int = Field(examples=[2571])
+    title: str = Field(examples=["Matrix, The (1999)"])
+    genres: str = Field(examples=["Action|Sci-Fi|Thriller"])
+    cluster: int | None = Field(examples=[3])
+    score: float | None = Field(description="Higher is better; null for random picks.", examples=[0.83])
+    reason: str = Field(examples=["popular in cluster 3, 41% of your taste"])
+
+
+class ClusterAffinityOut(ApiModel):
+    cluster: int = Field(examples=[3])
+    ratingCount: int = Field(description="Movies the user rated in this cluster.", examples=[120])
+    likedCount: int = Field(description="...of which rated 4.0 or more.", examples=[70])
+    affinity: float = Field(
+        description="Share of the user's rating weight (liked count more).", examples=[0.41]
+    )
+
+
+class FavoriteClusterOut(ApiModel):
+    userId: int = Field(examples=[1])
+    favoriteCluster: int = Field(
+        description="Cluster with the most rated movies (the team's rule).", examples=[3]
+    )
+    topAffinityCluster: int = Field(description="Cluster with the highest affinity.", examples=[3])
+    modelVersion: int = Field(examples=[1])
+    clusters: list[ClusterAffinityOut]

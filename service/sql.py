@@ -1,0 +1,67 @@
+"""Queries are written with SQLAlchemy Core (or text()) and compiled ONCE to psycopg's SQL.
+
+Executing through SQLAlchemy costs more per request than the queries themselves (measured in
+docs/benchmarks.md, API section), so the request path runs the compiled strings on a plain
+psycopg connection; psycopg prepares them server-side after a few uses.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import sqlalchemy
+from psycopg.rows import namedtuple_row
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.sql import ClauseElement
+
+from cinecluster.db import raw_connection
+
+_DIALECT = PGDialect_psycopg()
+
+Params = dict[str, Any]
+# The API passes psycopg connections; offline tools may pass a SQLAlchemy one (its driver
+# connection is used, inside its transaction), so strategies serve both unchanged.
+DbConnection = psycopg.Connection | sqlalchemy.Connection
+
+
+def as_psycopg(conn: DbConnection) -> psycopg.Connection:
+    return raw_connection(conn) if isinstance(conn, sqlalchemy.Connection) else conn
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Compiled SQL plus the values of literals SQLAlchemy turned into parameters."""
+
+    sql: str
+    defaults: Params
+
+    def params(self, given: Params | None) -> Params:
+        return {**self.defaults, **given} if given else dict(self.defaults)
+
+
+def compile_sql(stmt: ClauseElement) -> Query:
+    """`%(name)s`-style SQL; pass the statement's named bindparams at execution."""
+    compiled = stmt.compile(dialect=_DIALECT)
+    return Query(str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
+
+
+def _prepare(query: Query | str, params: Params | None) -> tuple[str, Params | None]:
+    if isinstance(query, Query):
+        return query.sql, query.params(params)
+    return query, params
+
+
+def fetch_all(conn: DbConnection, query: Query | str, params: Params | None = None) -> list[Any]:
+    with as_psycopg(conn).cursor(row_factory=namedtuple_row) as cur:
+        return cur.execute(*_prepare(query, params)).fetchall()  # type: ignore[arg-type]
+
+
+def fetch_one(conn: DbConnection, query: Query | str, params: Params | None = None) -> Any | None:
+    with as_psycopg(conn).cursor(row_factory=namedtuple_row) as cur:
+        return cur.execute(*_prepare(query, params)).fetchone()  # type: ignore[arg-type]
+
+
+def fetch_value(conn: DbConnection, query: Query | str, params: Params | None = None) -> Any:
+    with as_psycopg(conn).cursor() as cur:
+        row = cur.execute(*_prepare(query, params)).fetchone()  # type: ignore[arg-type]
+        return row[0] if row else None
