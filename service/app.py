@@ -1,5 +1,6 @@
 """The FastAPI application: `create_app()` wires settings, the pooled engine, routes, errors, metrics."""
 
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -76,3 +77,8 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 8) -> FastA
         app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for `cinecluster serve` (each worker process builds its own app)."""
+    return create_app(pool_size=int(os.environ.get("CINECLUSTER_API_POOL_SIZE", "8")))
