@@ -1,0 +1,149 @@
+"""The demo's steps before serving: a database, the schema, the data once, a model once.
+
+Each step calls the subsystem that owns the work (loaders, scheduler); this module only
+decides whether the step is needed.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from cinecluster import demo_state, migrate
+from cinecluster.dataset import fetch_sample
+from cinecluster.db import make_engine
+from cinecluster.errors import UserError
+from cinecluster.settings import get_settings, normalize_database_url
+from cinecluster.tables import active_model, cluster_centroids, movie_clusters, ratings
+
+EMBEDDED_DATABASE = "cinecluster"
+# --synthetic: small enough to load and cluster in seconds, big enough for clusters to mean something.
+SYNTHETIC = {"users": 1_000, "movies": 3_000, "ratings": 100_000, "seed": 42}
+
+
+def _user_dir(kind: str) -> Path:
+    with warnings.catch_warnings():  # platformdirs may warn about an unset XDG_RUNTIME_DIR
+        warnings.simplefilter("ignore")
+        return Path(getattr(platformdirs, f"user_{kind}_dir")("cinecluster"))
+
+
+def database_url() -> tuple[str, str]:
+    """(URL, how it was found): DATABASE_URL, else an embedded server under the user data dir.
+
+    The chosen URL is exported as DATABASE_URL, so every subsystem in this process uses it.
+    """
+    configured = get_settings().database_url
+    if configured:
+        return configured, "DATABASE_URL"
+    from cinecluster.embedded import DEFAULT_PGDATA, start_embedded
+
+    server = normalize_database_url(start_embedded(DEFAULT_PGDATA))
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": EMBEDDED_DATABASE}
+            )
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{EMBEDDED_DATABASE}"'))
+    finally:
+        admin.dispose()
+    url = make_url(server).set(database=EMBEDDED_DATABASE).render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return url, f"embedded PostgreSQL in {DEFAULT_PGDATA}"
+
+
+def upgraded_engine(url: str) -> Engine:
+    engine = make_engine("demo", url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def data_directory(data: Path | None, synthetic: bool) -> tuple[Path, str]:
+    """The folder to load and a label for it: --data, synthetic files, or the downloaded sample."""
+    if data is not None:
+        if not data.is_dir():
+            raise UserError(f"--data {data}: not a directory")
+        return data, str(data)
+    if synthetic:
+        return (
+            _synthetic_files(),
+            "synthetic ({users:,} users, {movies:,} movies, {ratings:,} ratings)".format(**SYNTHETIC),
+        )
+    return fetch_sample(), "ml-latest-small (GroupLens)"
+
+
+def _synthetic_files() -> Path:
+    """`cinecluster synth` output at the demo size, generated once and kept in the user cache."""
+    from loaders.synth import write_synthetic
+
+    params = SYNTHETIC
+    target = _user_dir("cache") / "synthetic-{users}u-{movies}m-{ratings}r-s{seed}".format(**params)
+    if not (target / "ratings.csv").is_file():
+        write_synthetic(target, **params)
+    return target
+
+
+def ensure_loaded(engine: Engine, directory: Path, label: str) -> bool:
+    """Load `directory` unless the database already holds exactly it; True when it loaded."""
+    from loaders.files import locate
+    from loaders.load import load_files
+
+    fingerprint = demo_state.data_fingerprint(directory)
+    with engine.connect() as conn:
+        if demo_state.is_loaded(conn, fingerprint):
+            return False
+    summary = load_files(engine, locate(directory, {}), mode="replace")
+    if not summary.committed:
+        raise UserError(f"loading {label} failed; nothing was changed")
+    with engine.begin() as conn:
+        demo_state.record_load(conn, fingerprint, label)
+    return True
+
+
+def active_version(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return conn.scalar(select(active_model.c.version))
+
+
+def ensure_model(engine: Engine, *, data_changed: bool) -> tuple[int, bool]:
+    """(active version, whether it is new): reclusters when there is no model or new data."""
+    from scheduler.job import run_recluster
+
+    version = active_version(engine)
+    if version is not None and not data_changed:
+        return version, False
+    return run_recluster(engine, trigger="cli").version, True
+
+
+def summary(engine: Engine, base_url: str) -> str:
+    """A few lines for the terminal: what is loaded, the clusters, and URLs to try."""
+    with engine.connect() as conn:
+        counts = demo_state.table_counts(conn)
+        users = conn.scalar(select(func.count(func.distinct(ratings.c.user_id)))) or 0
+        version = conn.scalar(select(active_model.c.version))
+        sizes = conn.execute(
+            select(movie_clusters.c.cluster, func.count())
+            .where(movie_clusters.c.version == version)
+            .group_by(movie_clusters.c.cluster)
+            .order_by(movie_clusters.c.cluster)
+        ).all()
+        first_user = conn.scalar(select(func.min(ratings.c.user_id)))
+        first_movie = conn.scalar(select(func.min(movie_clusters.c.movie_id)))
+        k = conn.scalar(select(func.count()).where(cluster_centroids.c.version == version))
+    lines = [
+        f"data     {counts['movies']:,} movies, {counts['ratings']:,} ratings, {counts['tags']:,} tags, "
+        f"{users:,} users",
+        f"model    version {version}: {k} clusters, sizes " + " ".join(f"{c}:{n}" for c, n in sizes),
+        "try:",
+        f"  {base_url}/recommend/user/{first_user}?n=5",
+        f"  {base_url}/recommend/movie/{first_movie}?n=5",
+        f"  {base_url}/clusters",
+        f"  {base_url}/docs      (every endpoint, interactive)",
+        "  cinecluster report --out report   (plots and a report of the clusters)",
+    ]
+    return "\n".join(lines)

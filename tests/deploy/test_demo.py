@@ -1,0 +1,128 @@
+"""`cinecluster demo` through its entry point: load, cluster, serve; a second start skips the work."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+READY_DEADLINE_S = 180
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Demo:
+    """One `python -m cinecluster demo ...` process on a free port."""
+
+    def __init__(self, db_url: str, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cinecluster", "demo", *args, "--port", str(self.port)],
+            env={**os.environ, "DATABASE_URL": db_url, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_ready(self) -> float:
+        """Poll /readyz until it answers 200 (or the process dies, or the deadline passes)."""
+        started = time.monotonic()
+        deadline = started + READY_DEADLINE_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                out, err = self.process.communicate()
+                pytest.fail(f"demo exited with {self.process.returncode}:\n{out}\n{err}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.TransportError:
+                pass  # not listening yet
+            time.sleep(0.2)  # poll interval; the condition is the HTTP answer above
+        self.process.kill()
+        pytest.fail(f"demo not ready within {READY_DEADLINE_S} s:\n{self.process.communicate()}")
+
+    def stop(self) -> tuple[int, str, str]:
+        self.process.send_signal(signal.SIGTERM)
+        out, err = self.process.communicate(timeout=60)
+        return self.process.returncode, out, err
+
+
+def test_demo_serves_and_second_start_skips_the_work(db_url: str, sample_data: Path) -> None:
+    first = Demo(db_url, "--data", str(sample_data))
+    try:
+        first.wait_ready()
+        response = httpx.get(f"{first.base}/recommend/user/1", params={"n": 5}, timeout=10)
+        assert response.status_code == 200, response.text
+        recommended = response.json()
+        assert len(recommended) == 5
+        assert {"movieId", "title"} <= recommended[0].keys()
+    finally:
+        code, out, err = first.stop()
+    assert code == 0, err
+    assert "9,742 movies, 100,836 ratings, 3,683 tags, 610 users" in out
+    assert "load skipped" not in out and "trained now" in out
+    assert "/recommend/user/1?n=5" in out
+    assert out.rstrip().endswith("stopped")
+    assert "Traceback" not in err
+
+    second = Demo(db_url, "--data", str(sample_data))
+    try:
+        second.wait_ready()
+        assert httpx.get(f"{second.base}/recommend/user/1", timeout=10).status_code == 200
+    finally:
+        code, out, err = second.stop()
+    assert code == 0, err
+    assert "load skipped" in out
+    assert "version 1 already active, recluster skipped" in out
+
+
+def test_offline_without_data_is_one_line_error(db_url: str, tmp_path: Path) -> None:
+    demo = Demo(
+        db_url,
+        env={
+            "CINECLUSTER_DATASET_URL": "http://127.0.0.1:9/ml-latest-small.zip",
+            "XDG_CACHE_HOME": str(tmp_path),
+        },
+    )
+    _, err = demo.process.communicate(timeout=120)
+    assert demo.process.returncode == 2
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: could not download http://127.0.0.1:9/ml-latest-small.zip")
+    assert "--data DIR" in lines[-1] and "--synthetic" in lines[-1]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "/nonexistent/folder"], "error: --data /nonexistent/folder: not a directory"),
+        (["--data", "x", "--synthetic"], "error: --data and --synthetic exclude each other"),
+    ],
+)
+def test_bad_options_are_one_line_errors(db_url: str, args: list[str], message: str) -> None:
+    demo = Demo(db_url, *args)
+    _, err = demo.process.communicate(timeout=120)
+    assert demo.process.returncode == 2
+    assert err.strip().splitlines()[-1].startswith(message)
+
+
+def test_busy_port_fails_before_any_work(run_cli, sample_data: Path) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli("demo", "--data", str(sample_data), "--port", str(busy.getsockname()[1]))
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: cannot listen on 127.0.0.1:")
+    assert "database" not in result.stdout  # failed before touching the database
