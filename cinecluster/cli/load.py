@@ -63,3 +63,21 @@ def load(
         raise UserError(
             f"{summary.rejected_count} rows rejected and --strict given: nothing loaded", exit_code=1
         )
+
+
+@app.command("synth")
+def synth(
+    out: Path = typer.Option(..., "--out", help="Directory to write movies.csv, ratings.csv, tags.csv into."),
+    users: int = typer.Option(162_000, "--users", help="Number of users."),
+    movies: int = typer.Option(62_000, "--movies", help="Number of movies."),
+    ratings: int = typer.Option(25_000_000, "--ratings", help="Number of ratings (exact)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same arguments and seed, same files."),
+) -> None:
+    """Write synthetic MovieLens-format files (Zipf popularity, users with genre tastes)."""
+    from loaders.synth import synthesize  # numpy work: imported only for this command
+
+    summary = synthesize(out, users, movies, ratings, seed)
+    typer.echo(
+        f"wrote {summary.movies:,} movies, {summary.ratings:,} ratings by {summary.users:,} users "
+        f"and {summary.tags:,} tags to {summary.out}"
+    )
