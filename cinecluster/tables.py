@@ -325,3 +325,50 @@ apscheduler_jobs = Table(
     comment="APScheduler 3 job store of `cinecluster scheduler` (the schedule survives restarts).",
 )
 Index("ix_apscheduler_jobs_next_run_time", apscheduler_jobs.c.next_run_time)
+
+# --- evaluation: co-rating neighbours (revision 0004) ------------------------------------
+
+item_neighbours = Table(
+    "item_neighbours",
+    metadata,
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Model version whose recluster run computed the row.",
+    ),
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="Query movie.",
+    ),
+    Column("rank", SmallInteger, primary_key=True, autoincrement=False, comment="1 = most similar."),
+    Column(
+        "neighbour_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        nullable=False,
+        comment="A movie liked by the same users, in any cluster.",
+    ),
+    Column(
+        "similarity",
+        REAL,
+        nullable=False,
+        comment="Cosine of the two movies' liked-by vectors: co_likes / sqrt(likes(a) * likes(b)).",
+    ),
+    Column(
+        "co_likes",
+        Integer,
+        nullable=False,
+        comment="Users who liked both movies (rating >= 4 or >= the user's own mean).",
+    ),
+    comment=(
+        "Top-50 co-rating neighbours of each movie over all users' liked ratings, per model version;"
+        " the default /recommend/user ranking (liked_neighbours) reads it."
+    ),
+    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0004)
+)

@@ -6,9 +6,10 @@ numbers into `context.metrics` (stored in model_versions.metrics, e.g. a holdout
 If it raises, the version is not written and the previous one keeps serving.
 """
 
+from scheduler.quality import item_knn_step
 from scheduler.versions import WriteStep
 
 
 def default_write_steps() -> list[WriteStep]:
     """The steps every run does; add a step here to make the job run it."""
-    return []
+    return [item_knn_step]  # item_neighbours + metrics["holdout"] (evaluation engineer)

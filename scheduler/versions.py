@@ -135,7 +135,7 @@ def write_version(
     return version
 
 
-PARTITIONED = ("movie_clusters", "movie_neighbours")  # LIST-partitioned by version (revision 0003)
+PARTITIONED = ("movie_clusters", "movie_neighbours", "item_neighbours")  # LIST by version (0003, 0004)
 
 
 def partition_name(table: str, version: int) -> str:

@@ -1,0 +1,129 @@
+"""Recluster write step: the global item-kNN table, and a holdout NDCG@10 of the default ranking.
+
+The holdout: a fixed sample of users (the same users every run, by a hash of the user id;
+min(HOLDOUT_USERS, 10% of users)) has the latest 20% of its ratings hidden, exactly as in the
+offline protocol (evaluation/split.py). Their hidden *liked* pairs are left out of the
+co-rating table this version serves, so the scores below never saw them. The sample's lists
+are ranked in numpy with the API's formula (scheduler/item_knn.py: liked profile, cluster
+boost, popularity) and NDCG@10 (relevant = hidden rating >= 4) goes to model_versions.metrics.
+Cluster features and popularity counts still include the hidden ratings: a small, constant
+optimism, so compare the number between versions and use `cinecluster evaluate` for the
+protocol's exact figure. Extra cost: the sample's ratings (one indexed query) and a
+(64 users x movies) score block at a time.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import Integer
+
+from evaluation.metrics import score_lists
+from evaluation.split import temporal_split
+from scheduler.item_knn import (
+    LIKED_SQL,
+    copy_int_pairs,
+    liked_matrix,
+    rank_for_profiles,
+    top_neighbours,
+    write_item_neighbours,
+)
+from scheduler.versions import WriteContext
+
+HOLDOUT_USERS = 500
+HOLDOUT = 0.2
+K = 10
+USER_BLOCK = 64
+
+SAMPLE_RATINGS = text(
+    """
+    SELECT user_id, movie_id, rating, floor(extract(epoch FROM ts))::bigint AS ts
+    FROM ratings WHERE user_id = ANY(:users)
+    ORDER BY user_id, ts, movie_id
+    """
+).bindparams(bindparam("users", type_=ARRAY(Integer)))
+POPULARITY = text("SELECT movie_id, rating_count FROM movie_features ORDER BY movie_id")
+
+
+@dataclass
+class SampleRatings:
+    """The sample users' ratings, ordered by (user, time, movie); movie = index into the ids."""
+
+    user: np.ndarray
+    movie: np.ndarray
+    rating: np.ndarray
+    test: np.ndarray
+
+
+def sample_users(users: np.ndarray, limit: int = HOLDOUT_USERS) -> np.ndarray:
+    """The same users run after run: smallest Knuth multiplicative hash of the id."""
+    size = min(limit, len(users) // 10)
+    keys = (users.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    return np.sort(users[np.lexsort((users, keys))[:size]])
+
+
+def item_knn_step(conn: Connection, context: WriteContext) -> None:
+    """Write item_neighbours for the version; store metrics['item_neighbours'] and ['holdout']."""
+    start = time.perf_counter()
+    ids = context.features.movie_ids
+    users, movies = copy_int_pairs(conn, LIKED_SQL)
+    movie_idx = np.searchsorted(ids, movies)
+    sample = _sample_ratings(conn, sample_users(np.unique(users)), ids)
+    hidden = _pair_key(sample.user[sample.test], sample.movie[sample.test])
+    train = ~np.isin(_pair_key(users, movie_idx), hidden)
+    table = top_neighbours(liked_matrix(users[train], movie_idx[train], len(ids)))
+    rows = write_item_neighbours(conn, context.version, ids, table)
+    if len(sample.user):
+        context.metrics["holdout"] = _holdout(conn, sample, table.as_matrix(len(ids)), context)
+    context.metrics["item_neighbours"] = {
+        "rows": rows,
+        "liked_pairs": int(train.sum()),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _pair_key(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+    return users.astype(np.int64) << 32 | movies.astype(np.int64)
+
+
+def _sample_ratings(conn: Connection, sample: np.ndarray, ids: np.ndarray) -> SampleRatings:
+    rows = conn.execute(SAMPLE_RATINGS, {"users": sample.tolist()}).all()
+    user, movie_id, stamp = (np.array([r[i] for r in rows], dtype=np.int64) for i in (0, 1, 3))
+    rating = np.array([r.rating for r in rows], dtype=np.float64)
+    test = temporal_split(user, movie_id, stamp, HOLDOUT) if rows else np.zeros(0, dtype=bool)
+    return SampleRatings(user, np.searchsorted(ids, movie_id), rating, test)
+
+
+def _holdout(
+    conn: Connection, sample: SampleRatings, similar: sp.csr_matrix, context: WriteContext
+) -> dict[str, Any]:
+    n_movies = similar.shape[0]
+    counts = np.array([r.rating_count for r in conn.execute(POPULARITY)], dtype=np.float64)
+    lists: dict[int, list[int]] = {}
+    relevant: dict[int, set[int]] = {}
+    users = np.unique(sample.user)
+    for start in range(0, len(users), USER_BLOCK):
+        block = users[start : start + USER_BLOCK]
+        profiles: list[np.ndarray] = []
+        seen: list[np.ndarray] = []
+        for u in block:
+            mine, test = sample.user == u, sample.test & (sample.user == u)
+            train = mine & ~sample.test
+            liked = train & ((sample.rating >= 4) | (sample.rating >= sample.rating[train].mean()))
+            profiles.append(sample.movie[liked])  # in time order: rank_for_profiles keeps the latest
+            seen.append(sample.movie[train])
+            relevant[int(u)] = set(sample.movie[test & (sample.rating >= 4)].tolist())
+        ranked = rank_for_profiles(profiles, seen, similar, context.fit.labels, counts, K)
+        lists.update({int(u): r.tolist() for u, r in zip(block, ranked, strict=True)})
+    scores = score_lists(lists, relevant, n_movies, K)
+    return {
+        "ndcg_at_10": round(scores.ndcg, 4),
+        "recall_at_10": round(scores.recall, 4),
+        "users": scores.users,
+        "strategy": "liked_neighbours",
+        "relevant": "held-out rating >= 4",
+    }

@@ -1,0 +1,56 @@
+"""The co-rating neighbour table: cosine on liked-by vectors, top-n, deterministic ranks."""
+
+import math
+
+import numpy as np
+
+from scheduler.item_knn import liked_matrix, rank_for_profiles, top_neighbours
+
+
+def _table(pairs: list[tuple[int, int]], n_movies: int, top_n: int = 50):  # type: ignore[no-untyped-def]
+    users, movies = (np.array(column) for column in zip(*pairs, strict=True))
+    return top_neighbours(liked_matrix(users, movies, n_movies), top_n)
+
+
+def test_cosine_of_liked_by_vectors() -> None:
+    # movie 0 liked by users 1,2,3; movie 1 by 1,2; movie 2 by 3; movie 3 by nobody
+    table = _table([(1, 0), (2, 0), (3, 0), (1, 1), (2, 1), (3, 2)], n_movies=4)
+    got = {
+        (int(m), int(n)): (float(s), int(c))
+        for m, n, s, c in zip(table.movie, table.neighbour, table.similarity, table.co_likes, strict=True)
+    }
+    assert got[(0, 1)][0] == np.float32(2 / math.sqrt(3 * 2))
+    assert got[(0, 1)][1] == 2
+    assert got[(0, 2)][0] == np.float32(1 / math.sqrt(3))
+    assert (1, 2) not in got and (3, 0) not in got  # no co-likes, no row
+    assert all(m != n for m, n in got)  # never its own neighbour
+
+
+def test_ranks_follow_similarity_then_movie_id_and_stop_at_top_n() -> None:
+    pairs = [(u, 0) for u in range(6)] + [(0, 1), (1, 1), (2, 2), (3, 2), (4, 3)]
+    table = _table(pairs, n_movies=4, top_n=2)
+    row = table.movie == 0
+    assert table.neighbour[row].tolist() == [1, 2]  # 1 and 2 tie; the lower index ranks first
+    assert table.rank[row].tolist() == [1, 2]
+
+
+def test_blocks_give_the_same_table_as_one_pass(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    pairs = {
+        (int(u), int(m)) for u, m in zip(rng.integers(0, 40, 600), rng.integers(0, 30, 600), strict=True)
+    }
+    whole = _table(sorted(pairs), n_movies=30, top_n=5)
+    monkeypatch.setattr("scheduler.item_knn.BLOCK_BYTES", 4 * 30 * 7)  # 7 movies per block
+    blocked = _table(sorted(pairs), n_movies=30, top_n=5)
+    assert np.array_equal(whole.neighbour, blocked.neighbour)
+    assert np.array_equal(whole.similarity, blocked.similarity)
+
+
+def test_ranking_excludes_seen_and_falls_back_to_popularity() -> None:
+    table = _table([(1, 0), (1, 1), (2, 0), (2, 2)], n_movies=5)
+    similar = table.as_matrix(5)
+    labels = np.array([0, 0, 1, 1, 1])
+    counts = np.array([2.0, 1.0, 1.0, 0.0, 9.0])
+    [ranked] = rank_for_profiles([np.array([0])], [np.array([0, 1])], similar, labels, counts, k=3)
+    # neighbour 2 first (1 is seen), then the most rated unseen movies: 4, then 3
+    assert ranked.tolist() == [2, 4, 3]
