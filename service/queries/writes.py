@@ -3,11 +3,13 @@
 import re
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cinecluster.tables import movies
 from scheduler.placement import place_movie
+from service.sql import compile_sql, fetch_all
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
@@ -47,19 +49,21 @@ def insert_movie(conn: Connection, movie_id: int | None, title: str, genres: lis
     return movie_id
 
 
-def unknown_movies(conn: Connection, movie_ids: list[int]) -> list[int]:
-    rows = conn.execute(
-        text(
-            "SELECT DISTINCT c.id FROM unnest(CAST(:ids AS integer[])) AS c(id) "
-            "WHERE NOT EXISTS (SELECT 1 FROM movies m WHERE m.movie_id = c.id) ORDER BY c.id"
-        ),
-        {"ids": movie_ids},
+UNKNOWN_MOVIES = compile_sql(
+    text(
+        "SELECT DISTINCT c.id FROM unnest(CAST(:ids AS integer[])) AS c(id) "
+        "WHERE NOT EXISTS (SELECT 1 FROM movies m WHERE m.movie_id = c.id) ORDER BY c.id"
     )
-    return [r[0] for r in rows]
+)
 
 
-UPSERT = text(
-    """
+def unknown_movies(conn: psycopg.Connection, movie_ids: list[int]) -> list[int]:
+    return [r.id for r in fetch_all(conn, UNKNOWN_MOVIES, {"ids": movie_ids})]
+
+
+UPSERT = compile_sql(
+    text(
+        """
     WITH batch AS (
         SELECT DISTINCT ON (user_id, movie_id) user_id, movie_id, rating, ts
         FROM unnest(CAST(:users AS integer[]), CAST(:movies AS integer[]), CAST(:ratings AS real[]),
@@ -74,13 +78,15 @@ UPSERT = text(
         WHERE excluded.ts >= r.ts
     RETURNING (xmax = 0) AS inserted
     """
+    )
 )
 
 
 def upsert_ratings(conn: Connection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
     """Like the loader's append mode: a duplicate (user, movie) keeps the latest timestamp."""
     users, movie_ids, stars, ts = (list(col) for col in zip(*rows, strict=True))
-    result = conn.execute(
+    result = fetch_all(
+        conn,
         UPSERT,
         {
             "users": users,
@@ -89,6 +95,6 @@ def upsert_ratings(conn: Connection, rows: list[tuple[int, int, float, int | Non
             "ts": [float(t) if t is not None else None for t in ts],
             "ord": list(range(len(rows))),
         },
-    ).all()
+    )
     inserted = sum(1 for r in result if r.inserted)
     return RatingsResult(received=len(rows), inserted=inserted, updated=len(result) - inserted)
