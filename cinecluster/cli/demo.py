@@ -28,8 +28,12 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-class _Stop(Exception):
-    """SIGTERM or Ctrl-C: unwind normally, so the scheduler and the embedded server stop cleanly."""
+class _Stop(KeyboardInterrupt):
+    """SIGTERM or Ctrl-C: unwind normally, so the scheduler and the embedded server stop cleanly.
+
+    A KeyboardInterrupt, because psycopg answers one that arrives mid-query by cancelling the
+    query on the server, which leaves the connection usable for the rollback.
+    """
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:

@@ -5,6 +5,8 @@ decides whether the step is needed.
 """
 
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -79,12 +81,18 @@ def data_directory(data: Path | None, synthetic: bool) -> tuple[Path, str]:
 
 def _synthetic_files() -> Path:
     """`cinecluster synth` output at the demo size, generated once and kept in the user cache."""
-    from loaders.synth import write_synthetic
+    from loaders.synth import synthesize
 
-    params = SYNTHETIC
-    target = _user_dir("cache") / "synthetic-{users}u-{movies}m-{ratings}r-s{seed}".format(**params)
-    if not (target / "ratings.csv").is_file():
-        write_synthetic(target, **params)
+    target = _user_dir("cache") / "synthetic-{users}u-{movies}m-{ratings}r-s{seed}".format(**SYNTHETIC)
+    if not target.is_dir():
+        # written beside the target and renamed, so an interrupted run never leaves half a data set
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            synthesize(partial, **SYNTHETIC)
+            partial.rename(target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
