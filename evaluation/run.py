@@ -24,6 +24,7 @@ from cinecluster.errors import UserError
 from evaluation import baselines
 from evaluation.data import Holdout, prepare
 from evaluation.metrics import Scores, score_lists
+from evaluation.movies import movie_lists, movie_strategies
 from evaluation.reference import item_knn_lists
 from evaluation.scratch import scratch_database
 from loaders.files import Kind
@@ -49,6 +50,7 @@ class Row:
 @dataclass
 class Report:
     rows: list[Row]
+    movie_rows: list[Row]
     k: int
     holdout: float
     users: int
@@ -71,23 +73,25 @@ class Report:
             "recluster_seconds": round(self.recluster_seconds, 2),
             "seconds": round(self.seconds, 2),
             "default_strategy": DEFAULT_STRATEGY,
-            "strategies": [
-                {
-                    "name": row.name,
-                    "seeds": row.seeds,
-                    "seconds": round(row.seconds, 2),
-                    "users": row.users,
-                    **{
-                        relevance: {
-                            metric: {"mean": round(mean, 4), "std": round(std, 4)}
-                            for metric, (mean, std) in values.items()
-                        }
-                        for relevance, values in row.results.items()
-                    },
-                }
-                for row in self.rows
-            ],
+            "strategies": [_row_dict(row) for row in self.rows],
+            "movie_strategies": [_row_dict(row) for row in self.movie_rows],
         }
+
+
+def _row_dict(row: Row) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "seeds": row.seeds,
+        "seconds": round(row.seconds, 2),
+        "users": row.users,
+        **{
+            relevance: {
+                metric: {"mean": round(mean, 4), "std": round(std, 4)}
+                for metric, (mean, std) in values.items()
+            }
+            for relevance, values in row.results.items()
+        },
+    }
 
 
 Lists = dict[int, list[int]]
@@ -184,6 +188,13 @@ def _run(
                 for seed in (range(SEEDS) if randomised else [0])
             ]
             rows.append(_row(label, runs, split, len(catalogue), k, time.perf_counter() - clock))
+        movie_rows: list[Row] = []
+        for label, movie_strategy, randomised in movie_strategies():
+            progress(f"similar movies: {label}")
+            clock = time.perf_counter()
+            seeds = range(SEEDS) if randomised else [0]
+            runs = [movie_lists(conn, movie_strategy, split, users, k, version, seed) for seed in seeds]
+            movie_rows.append(_row(label, runs, split, len(catalogue), k, time.perf_counter() - clock))
     progress("ranking: item-kNN reference")
     clock = time.perf_counter()
     reference = item_knn_lists(split.train_users, split.train_movies, catalogue, k)
@@ -200,6 +211,7 @@ def _run(
     )
     return Report(
         rows=rows,
+        movie_rows=movie_rows,
         k=k,
         holdout=holdout,
         users=len(users),

@@ -13,17 +13,17 @@ from cinecluster.errors import UserError
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, get_settings
 
 
-def _table(report: "object", relevance: str) -> Table:
+def _table(report: "object", relevance: str, movies: bool = False) -> Table:
     from evaluation.run import Report
 
     assert isinstance(report, Report)
     k = report.k
-    table = Table(
-        title=f"relevant = held-out {'rating >= 4' if relevance == 'rating>=4' else 'rating (any)'}"
-    )
+    title = "rating >= 4" if relevance == "rating>=4" else "rating (any)"
+    what = "similar movies of the user's latest liked movie" if movies else "user lists"
+    table = Table(title=f"{what}; relevant = held-out {title}")
     for column in ("strategy", f"NDCG@{k}", f"P@{k}", f"R@{k}", f"HR@{k}", "coverage", "users", "time s"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
-    for row in report.rows:
+    for row in report.movie_rows if movies else report.rows:
         values = row.results[relevance]
 
         def cell(metric: str, values: dict[str, tuple[float, float]] = values, seeds: int = row.seeds) -> str:
@@ -89,3 +89,4 @@ def evaluate(
     )
     console.print(_table(report, "rating>=4"))
     console.print(_table(report, "any"))
+    console.print(_table(report, "rating>=4", movies=True))

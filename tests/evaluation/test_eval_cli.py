@@ -52,8 +52,9 @@ def test_evaluate_prints_both_tables_and_is_reproducible(run_cli, tmp_path: Path
     first = run_cli("evaluate", "--data", str(data), "--k", "5")
     second = run_cli("evaluate", "--data", str(data), "--k", "5")
     assert first.exit_code == 0, first.stderr
-    assert "relevant = held-out rating >= 4" in first.stdout
-    assert "relevant = held-out rating (any)" in first.stdout
+    assert "user lists; relevant = held-out rating >= 4" in first.stdout
+    assert "user lists; relevant = held-out rating (any)" in first.stdout
+    assert "similar movies of the user's latest liked movie" in first.stdout
 
     def metrics(out: str) -> list[str]:  # every line of the tables, minus the timing column
         return [line.rsplit("│", 2)[0] for line in out.splitlines() if line.startswith("│")]
