@@ -29,6 +29,7 @@ from evaluation.reference import item_knn_lists
 from evaluation.scratch import scratch_database
 from loaders.files import Kind
 from loaders.load import load_files
+from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
 from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, UserStrategy
 
@@ -59,6 +60,8 @@ class Report:
     catalogue: int
     model_version: int
     recluster_seconds: float
+    clusters: int = 10
+    features: str = ""  # the recluster feature flags used, e.g. "--log-count"
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
@@ -71,6 +74,8 @@ class Report:
             "catalogue": self.catalogue,
             "model_version": self.model_version,
             "recluster_seconds": round(self.recluster_seconds, 2),
+            "clusters": self.clusters,
+            "features": self.features,
             "seconds": round(self.seconds, 2),
             "default_strategy": DEFAULT_STRATEGY,
             "strategies": [_row_dict(row) for row in self.rows],
@@ -139,7 +144,14 @@ def strategies() -> list[tuple[str, UserStrategy, bool]]:
 
 
 def evaluate(
-    server_url: str, data: Path, holdout: float = 0.2, k: int = 10, progress: Callable[[str], None] = print
+    server_url: str,
+    data: Path,
+    holdout: float = 0.2,
+    k: int = 10,
+    progress: Callable[[str], None] = print,
+    *,
+    clusters: int = 10,
+    features: FeatureOptions | None = None,
 ) -> Report:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cinecluster-eval-") as tmp:
@@ -148,7 +160,9 @@ def evaluate(
         with scratch_database(server_url) as url:
             engine = make_engine("evaluate", url)
             try:
-                report = _run(engine, files, split, holdout, k, progress)
+                report = _run(
+                    engine, files, split, holdout, k, progress, clusters, features or FeatureOptions()
+                )
             finally:
                 engine.dispose()
     report.seconds = time.perf_counter() - started
@@ -162,6 +176,8 @@ def _run(
     holdout: float,
     k: int,
     progress: Callable[[str], None],
+    clusters: int,
+    features: FeatureOptions,
 ) -> Report:
     migrate.upgrade(engine)
     progress("loading the training split")
@@ -170,7 +186,7 @@ def _run(
         raise UserError(f"the loader rejected {loaded.rejected_count} training rows; clean the data first")
     progress("reclustering")
     clock = time.perf_counter()
-    version = run_recluster(engine, trigger="cli").version
+    version = run_recluster(engine, k=clusters, features=features, trigger="cli").version
     recluster_seconds = time.perf_counter() - clock
     with engine.connect() as conn:
         catalogue = np.array(
@@ -220,4 +236,10 @@ def _run(
         catalogue=len(catalogue),
         model_version=version,
         recluster_seconds=recluster_seconds,
+        clusters=clusters,
+        features=" ".join(
+            f"--{name.replace('_', '-')}"
+            for name in ("log_count", "bayes_avg", "year")
+            if getattr(features, name)
+        ),
     )

@@ -50,6 +50,10 @@ def evaluate(
     ),
     holdout: float = typer.Option(0.2, "--holdout", help="Share of each user's latest ratings held out."),
     k: int = typer.Option(10, "--k", help="List length (metrics @k)."),
+    clusters: int = typer.Option(10, "--clusters", help="Clusters of the recluster run (its --k)."),
+    log_count: bool = typer.Option(False, "--log-count", help="Cluster on ln(1 + rating count)."),
+    bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
+    year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Temporal-holdout evaluation of every strategy through the API's own ranking code.
@@ -62,11 +66,14 @@ def evaluate(
         raise UserError(f"--holdout must be between 0 and 1 (exclusive), got {holdout}")
     if not 1 <= k <= 100:
         raise UserError(f"--k must be 1..100, got {k}")
+    if clusters < 2:
+        raise UserError(f"--clusters must be at least 2, got {clusters}")
     if not (data / "ratings.csv").is_file() and not (data / "cleaned_ratings.csv").is_file():
         raise UserError(f"no ratings.csv in {data}")
     from sqlalchemy.exc import OperationalError
 
     from evaluation.run import evaluate as run_evaluation
+    from scheduler.features import FeatureOptions
 
     url = get_settings().require_database_url()
 
@@ -74,7 +81,8 @@ def evaluate(
         print(f"evaluate: {message}", file=sys.stderr, flush=True)
 
     try:
-        report = run_evaluation(url, data, holdout, k, progress)
+        options = FeatureOptions(log_count=log_count, bayes_avg=bayes_avg, year=year)
+        report = run_evaluation(url, data, holdout, k, progress, clusters=clusters, features=options)
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise UserError(f"database error: {first_line}") from None
@@ -85,6 +93,7 @@ def evaluate(
     console.print(
         f"{report.users} users, {report.train_ratings} training / {report.test_ratings} held-out ratings,"
         f" catalogue {report.catalogue} movies, holdout {report.holdout}, k={report.k};"
+        f" recluster --k {report.clusters} {report.features or '(team features)'};"
         f" recluster {report.recluster_seconds:.1f} s, total {report.seconds:.1f} s"
     )
     console.print(_table(report, "rating>=4"))

@@ -14,7 +14,8 @@ whose liked movies have no neighbours yet), the list continues with the most rat
 
 from sqlalchemy import text
 
-from scheduler.item_knn import PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from scheduler.item_knn import PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
+from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
 
@@ -170,9 +171,14 @@ def similar(
     version: int,
     seed: int | None = None,
 ) -> list[Recommendation]:
-    """/recommend/movie from co-ratings: the movies most often liked by the same users."""
-    params = {"version": version, "movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
-    return [
+    """/recommend/movie from co-ratings: the movies most often liked by the same users.
+
+    The held-out data supports these over in-cluster feature neighbours (docs/evaluation.md).
+    Past the co-rating neighbours (a movie added since the last run has none; a genre filter
+    or a deep page runs out), the list continues with the in-cluster `neighbours` strategy.
+    """
+    params = {"version": version, "movie_id": movie_id, "genre": genre}
+    everything = [
         Recommendation(
             movie_id=r.movie_id,
             title=r.title,
@@ -181,5 +187,23 @@ def similar(
             score=round(float(r.similarity), 6),
             reason=f"liked by {r.co_likes} of the same users; cluster {r.cluster}",
         )
-        for r in fetch_all(conn, SIMILAR, params)
+        for r in fetch_all(conn, SIMILAR, {**params, "n": TOP_N, "offset": 0})
     ]
+    page = everything[offset : offset + n]
+    if len(page) == n:
+        return page
+    # continue with the in-cluster list, skipping movies already listed above
+    listed = {r.movie_id for r in everything}
+    skip = max(0, offset - len(everything))
+    fill = in_cluster.similar(
+        conn,
+        movie_id,
+        cluster=cluster,
+        n=skip + n - len(page) + len(listed),
+        offset=0,
+        genre=genre,
+        version=version,
+        seed=seed,
+    )
+    fresh = [r for r in fill if r.movie_id not in listed]
+    return page + fresh[skip : skip + n - len(page)]

@@ -53,11 +53,14 @@ def recommend_for_movie(
     genre: GenreQuery = None,
     strategy: Annotated[
         MovieStrategyName,
-        Query(description="`neighbours`: nearest in the cluster; `random`: the team's sample."),
+        Query(
+            description="`co_liked` (default): liked by the same users; `neighbours`: nearest in the"
+            " cluster; `random`: the team's sample."
+        ),
     ] = MovieStrategyName(DEFAULT_MOVIE_STRATEGY),
     seed: Seed = None,
 ) -> list[RecommendationOut]:
-    """Movies similar to this one (never itself): its nearest neighbours inside its cluster."""
+    """Movies similar to this one (never itself): by default the movies its fans also liked."""
     with db.connection() as conn:
         movie = movie_or_404(conn, movie_id)
         recs = MOVIE_STRATEGIES[strategy.value](
@@ -85,7 +88,7 @@ def recommend_for_user(
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
 ) -> list[RecommendationOut]:
-    """Movies for a user from their favourite clusters, never one they rated."""
+    """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
     with db.connection() as conn:
         user = user_or_404(conn, user_id)
         recs = STRATEGIES[strategy.value](

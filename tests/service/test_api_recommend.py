@@ -28,7 +28,7 @@ def neighbours_of(engine: Engine, movie_id: int) -> list[int]:
 def test_similar_movies_are_the_in_cluster_neighbours_in_rank_order(
     client: TestClient, read_engine: Engine
 ) -> None:
-    response = client.get("/recommend/movie/1", params={"n": 10})
+    response = client.get("/recommend/movie/1", params={"n": 10, "strategy": "neighbours"})
     assert response.status_code == 200
     items = response.json()
     assert len(items) == 10

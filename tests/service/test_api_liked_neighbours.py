@@ -1,0 +1,110 @@
+"""The defaults chosen by the offline evaluation: liked_neighbours (users) and co_liked (movies)."""
+
+import numpy as np
+import scipy.sparse as sp
+from api_helpers import auth, cluster_of, rated_by
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from scheduler.item_knn import W_AFFINITY, W_POPULARITY, rank_for_profiles
+from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY
+
+USER = 1
+
+
+def _co_liked(engine: Engine, movie_id: int) -> list[int]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT neighbour_id FROM item_neighbours WHERE movie_id = :m"
+                    " AND version = (SELECT version FROM active_model) ORDER BY rank"
+                ),
+                {"m": movie_id},
+            ).scalars()
+        )
+
+
+def test_the_defaults_are_the_evaluated_winners() -> None:
+    assert (DEFAULT_STRATEGY, DEFAULT_MOVIE_STRATEGY) == ("liked_neighbours", "co_liked")
+
+
+def test_similar_movies_follow_the_co_rating_table(client: TestClient, read_engine: Engine) -> None:
+    items = client.get("/recommend/movie/1", params={"n": 10}).json()
+    expected = _co_liked(read_engine, 1)[:10]
+    assert len(expected) == 10
+    assert [i["movieId"] for i in items] == expected
+    assert all("of the same users" in i["reason"] and f"cluster {i['cluster']}" in i["reason"] for i in items)
+
+
+def test_user_reason_names_the_cluster_and_a_liked_movie(client: TestClient, read_engine: Engine) -> None:
+    items = client.get(f"/recommend/user/{USER}", params={"n": 20}).json()
+    with read_engine.connect() as conn:
+        liked_titles = set(
+            conn.execute(
+                text(
+                    "SELECT m.title FROM ratings r JOIN movies m USING (movie_id)"
+                    " WHERE r.user_id = :u AND r.rating >= 4"
+                ),
+                {"u": USER},
+            ).scalars()
+        )
+    assert len(items) == 20
+    for item in items:
+        assert f"cluster {item['cluster']}" in item["reason"]
+        assert any(title in item["reason"] for title in liked_titles), item["reason"]
+    assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
+    assert not {i["movieId"] for i in items} & rated_by(read_engine, USER)
+
+
+def test_sql_ranking_matches_the_numpy_mirror_used_by_the_recluster_holdout(
+    client: TestClient, read_engine: Engine
+) -> None:
+    """The job's holdout NDCG scores the same lists the API serves (same formula, same table)."""
+    with read_engine.connect() as conn:
+        version = conn.execute(text("SELECT version FROM active_model")).scalar_one()
+        ids = np.array(conn.execute(text("SELECT movie_id FROM movies ORDER BY movie_id")).scalars().all())
+        rows = conn.execute(
+            text("SELECT movie_id, neighbour_id, similarity FROM item_neighbours WHERE version = :v"),
+            {"v": version},
+        ).all()
+        labels = np.array(
+            conn.execute(
+                text("SELECT cluster FROM movie_clusters WHERE version = :v ORDER BY movie_id"),
+                {"v": version},
+            )
+            .scalars()
+            .all()
+        )
+        counts = np.array(
+            conn.execute(text("SELECT rating_count FROM movie_features ORDER BY movie_id")).scalars().all(),
+            dtype=float,
+        )
+        mine = conn.execute(
+            text("SELECT movie_id, rating FROM ratings WHERE user_id = :u ORDER BY ts, movie_id"), {"u": USER}
+        ).all()
+    query, neighbour, similarity = (np.array(c) for c in zip(*rows, strict=True))
+    matrix = sp.csr_matrix(
+        (similarity.astype(float), (np.searchsorted(ids, query), np.searchsorted(ids, neighbour))),
+        shape=(len(ids), len(ids)),
+    )
+    movies = np.searchsorted(ids, np.array([r.movie_id for r in mine]))
+    stars = np.array([r.rating for r in mine])
+    liked = movies[(stars >= 4) | (stars >= stars.mean())]
+    assert (W_AFFINITY, W_POPULARITY) == (0.1, 0.05)
+    [ranked] = rank_for_profiles([liked], [movies], matrix, labels, counts, k=10)
+    served = client.get(f"/recommend/user/{USER}", params={"n": 10}).json()
+    assert [i["movieId"] for i in served] == ids[ranked].tolist()
+
+
+def test_a_new_movie_without_co_ratings_falls_back_to_its_cluster(writable) -> None:  # type: ignore[no-untyped-def]
+    client, engine = writable
+    created = client.post(
+        "/movies", json={"title": "Brand New (2026)", "genres": "Comedy|Drama"}, headers=auth()
+    )
+    assert created.status_code in (200, 201), created.text
+    movie_id = created.json()["movieId"]
+    items = client.get(f"/recommend/movie/{movie_id}", params={"n": 5}).json()
+    assert len(items) == 5
+    assert movie_id not in {i["movieId"] for i in items}
+    assert {i["cluster"] for i in items} == {cluster_of(engine, movie_id)}
