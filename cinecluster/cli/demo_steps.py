@@ -120,11 +120,11 @@ def active_version(engine: Engine) -> int | None:
 
 def ensure_model(engine: Engine, *, data_changed: bool) -> tuple[int, bool]:
     """(active version, whether it is new): reclusters when there is no model or new data."""
-    from scheduler.job import run_recluster
-
     version = active_version(engine)
     if version is not None and not data_changed:
         return version, False
+    from scheduler.job import run_recluster  # imports scikit-learn and ONNX: seconds, so only when needed
+
     return run_recluster(engine, trigger="cli").version, True
 
 
