@@ -7,7 +7,6 @@ corrupt download never poisons the cache.
 
 import csv
 import io
-import os
 import shutil
 import sys
 import tempfile
@@ -20,9 +19,8 @@ from pathlib import Path
 import platformdirs
 
 from cinecluster.errors import UserError
+from cinecluster.settings import get_settings
 
-DEFAULT_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
-URL_ENV = "CINECLUSTER_DATASET_URL"
 NAME = "ml-latest-small"
 TIMEOUT_S = 30
 
@@ -48,10 +46,6 @@ def default_cache_dir() -> Path:
     with warnings.catch_warnings():  # platformdirs may warn about an unset XDG_RUNTIME_DIR
         warnings.simplefilter("ignore")
         return Path(platformdirs.user_cache_dir("cinecluster"))
-
-
-def dataset_url() -> str:
-    return os.environ.get(URL_ENV) or DEFAULT_URL
 
 
 def verify_zip(path: Path) -> None:
@@ -104,7 +98,7 @@ def _download(url: str, destination: Path) -> None:
 
 def fetch_sample(url: str | None = None, cache_dir: Path | None = None) -> Path:
     """Directory holding ml-latest-small's CSV files: from the cache, else downloaded and checked."""
-    url = url or dataset_url()
+    url = url or get_settings().dataset_url
     cache_dir = cache_dir or default_cache_dir()
     zip_path = cache_dir / f"{NAME}.zip"
     data_dir = cache_dir / NAME

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     sample_data: Path = Field(
         default=DEFAULT_SAMPLE_DATA, description="Directory of ml-latest-small, for tests/benchmarks."
     )
+    dataset_url: str = Field(
+        default="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+        description="Where `cinecluster demo` downloads ml-latest-small when no --data is given.",
+    )
     statement_timeout_ms: int = Field(
         default=5000, ge=0, description="API statement timeout, so a sick database fails fast."
     )
