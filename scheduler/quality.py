@@ -26,7 +26,7 @@ from evaluation.metrics import score_lists
 from evaluation.split import temporal_split
 from scheduler.item_knn import (
     LIKED_SQL,
-    copy_int_pairs,
+    fetch_int_pairs,
     liked_matrix,
     rank_for_profiles,
     top_neighbours,
@@ -70,7 +70,7 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     """Write item_neighbours for the version; store metrics['item_neighbours'] and ['holdout']."""
     start = time.perf_counter()
     ids = context.features.movie_ids
-    users, movies = copy_int_pairs(conn, LIKED_SQL)
+    users, movies = fetch_int_pairs(conn, LIKED_SQL)
     movie_idx = np.searchsorted(ids, movies)
     sample = _sample_ratings(conn, sample_users(np.unique(users)), ids)
     hidden = _pair_key(sample.user[sample.test], sample.movie[sample.test])
