@@ -85,7 +85,7 @@ def _run(data: Path | None, synthetic: bool, host: str, port: int) -> None:
         version, new = demo_steps.ensure_model(engine, data_changed=loaded)
         _say(f"model    version {version} {'trained now' if new else 'already active, recluster skipped'}")
         base_url = f"http://{'127.0.0.1' if host in {'0.0.0.0', '::'} else host}:{port}"
-        _say(demo_steps.summary(engine, base_url))
+        _say(demo_steps.summary(engine, base_url, None if where == "DATABASE_URL" else url))
         engine.dispose()
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from cinecluster import demo_state, migrate
 from cinecluster.dataset import fetch_sample
-from cinecluster.db import make_engine
+from cinecluster.db import libpq_url, make_engine
 from cinecluster.errors import UserError
 from cinecluster.settings import get_settings, normalize_database_url
 from cinecluster.tables import active_model, cluster_centroids, movie_clusters, ratings
@@ -128,8 +128,12 @@ def ensure_model(engine: Engine, *, data_changed: bool) -> tuple[int, bool]:
     return run_recluster(engine, trigger="cli").version, True
 
 
-def summary(engine: Engine, base_url: str) -> str:
-    """A few lines for the terminal: what is loaded, the clusters, and URLs to try."""
+def summary(engine: Engine, base_url: str, embedded_url: str | None = None) -> str:
+    """A few lines for the terminal: what is loaded, the clusters, and URLs to try.
+
+    With an embedded server, other commands reach it only while the demo runs, through its
+    socket URL, so the report hint carries that URL.
+    """
     with engine.connect() as conn:
         counts = demo_state.table_counts(conn)
         users = conn.scalar(select(func.count(func.distinct(ratings.c.user_id)))) or 0
@@ -152,6 +156,12 @@ def summary(engine: Engine, base_url: str) -> str:
         f"  {base_url}/recommend/movie/{first_movie}?n=5",
         f"  {base_url}/clusters",
         f"  {base_url}/docs      (every endpoint, interactive)",
-        "  cinecluster report --out report   (plots and a report of the clusters)",
     ]
+    if embedded_url:
+        lines.append(
+            f"  DATABASE_URL='{libpq_url(embedded_url)}' cinecluster report --out report"
+            "   (plots and a written report; works while the demo runs)"
+        )
+    else:
+        lines.append("  cinecluster report --out report   (plots and a written report of the clusters)")
     return "\n".join(lines)
