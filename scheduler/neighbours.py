@@ -1,4 +1,9 @@
-"""Top-N nearest neighbours of every movie inside its own cluster, in bounded memory."""
+"""Top-N nearest neighbours of every movie inside its own cluster, in bounded memory.
+
+Exact brute force per cluster (scikit-learn's chunked pairwise-distance top-k, multi-threaded):
+measured faster here than KD/ball trees (22 dimensions) and than a float32 GEMM + argpartition,
+and exact. Cost grows with the sum of squared cluster sizes; memory with QUERY_CHUNK.
+"""
 
 from dataclasses import dataclass
 
@@ -26,7 +31,7 @@ def in_cluster_neighbours(scaled: np.ndarray, labels: np.ndarray, top_n: int = T
         k = min(top_n, len(members) - 1)
         if k < 1:
             continue
-        index = NearestNeighbors(n_neighbors=k + 1, algorithm="auto").fit(scaled[members])
+        index = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(scaled[members])
         for start in range(0, len(members), QUERY_CHUNK):
             rows = members[start : start + QUERY_CHUNK]
             dist, idx = index.kneighbors(scaled[rows])
