@@ -97,41 +97,34 @@ def _blocks(n_movies: int) -> Iterator[tuple[int, int]]:
 
 
 def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N) -> ItemNeighbours:
-    """Top-n cosine neighbours of every movie from a users x movies 0/1 matrix, block by block."""
+    """Top-n cosine neighbours of every movie from a users x movies 0/1 matrix, block by block.
+
+    Each block is one dense float32 array turned into cosines in place (no temporaries of the
+    block's size); co-like counts are recovered for the kept pairs only.
+    """
     n_movies = liked.shape[1]
+    k = min(top_n, n_movies - 1)
     by_movie = liked.T.tocsr()  # movies x users
-    likes = np.asarray(by_movie.sum(axis=1), dtype=np.float64).ravel()
-    norms = np.sqrt(likes)
+    norms = np.sqrt(np.asarray(by_movie.sum(axis=1), dtype=np.float64).ravel())
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
     parts: list[tuple[np.ndarray, ...]] = []
-    for start, stop in _blocks(n_movies):
-        co = (by_movie[start:stop] @ liked).toarray()  # (block x movies) co-like counts
+    for start, stop in _blocks(n_movies) if k >= 1 else ():
+        sim = (by_movie[start:stop] @ liked).toarray()  # (block x movies) co-like counts, float32
+        sim *= inverse[start:stop, None]
+        sim *= inverse[None, :]
         rows = np.arange(stop - start)
-        co[rows, rows + start] = 0  # a movie is not its own neighbour
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sim = co / norms[start:stop, None] / norms[None, :]
-        sim[co == 0] = 0
-        k = min(top_n, n_movies - 1)
-        if k < 1:
-            break
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        sim[rows, rows + start] = 0  # a movie is not its own neighbour
+        top = np.argpartition(sim, n_movies - k, axis=1)[:, n_movies - k :]
         top_sim = np.take_along_axis(sim, top, axis=1)
         # deterministic order: similarity descending, then movie index ascending
         order = np.lexsort((top, -top_sim), axis=1)
         top = np.take_along_axis(top, order, axis=1)
         top_sim = np.take_along_axis(top_sim, order, axis=1)
-        top_co = np.take_along_axis(co, top, axis=1)
         keep = top_sim > 0
         movie = np.repeat(np.arange(start, stop), k).reshape(-1, k)
+        co_likes = np.rint(top_sim * norms[movie] * norms[top]).astype(np.int32)
         rank = np.cumsum(keep, axis=1)
-        parts.append(
-            (
-                movie[keep],
-                rank[keep],
-                top[keep],
-                top_sim[keep].astype(np.float32),
-                top_co[keep].astype(np.int32),
-            )
-        )
+        parts.append((movie[keep], rank[keep], top[keep], top_sim[keep], co_likes[keep]))
     if not parts:
         empty = np.empty(0, dtype=np.int64)
         return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))

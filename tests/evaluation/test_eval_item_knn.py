@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from scheduler.item_knn import liked_matrix, rank_for_profiles, top_neighbours
 
@@ -19,9 +20,9 @@ def test_cosine_of_liked_by_vectors() -> None:
         (int(m), int(n)): (float(s), int(c))
         for m, n, s, c in zip(table.movie, table.neighbour, table.similarity, table.co_likes, strict=True)
     }
-    assert got[(0, 1)][0] == np.float32(2 / math.sqrt(3 * 2))
+    assert got[(0, 1)][0] == pytest.approx(2 / math.sqrt(3 * 2), rel=1e-6)
     assert got[(0, 1)][1] == 2
-    assert got[(0, 2)][0] == np.float32(1 / math.sqrt(3))
+    assert got[(0, 2)][0] == pytest.approx(1 / math.sqrt(3), rel=1e-6)
     assert (1, 2) not in got and (3, 0) not in got  # no co-likes, no row
     assert all(m != n for m, n in got)  # never its own neighbour
 
