@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
-from scheduler.versions import _copy_partition as copy_partition
+from scheduler.versions import copy_partition
 
 TOP_N = 50
 # The default user ranking (service/recommenders/liked_neighbours.py) and its holdout check in
