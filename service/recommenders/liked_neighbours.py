@@ -33,7 +33,8 @@ _CANDIDATES = """
         JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
         GROUP BY mc.cluster
     ), candidates AS (
-        SELECT n.neighbour_id AS movie_id, sum(n.similarity)::float8 AS similarity,
+        -- a numeric sum is exact in any order; a float one changed with the plan (prepared statements)
+        SELECT n.neighbour_id AS movie_id, sum(n.similarity::numeric)::float8 AS similarity,
                (array_agg(n.movie_id ORDER BY n.similarity DESC, n.movie_id))[1:2] AS sources
         FROM liked l
         JOIN item_neighbours n ON n.version = :version AND n.movie_id = l.movie_id

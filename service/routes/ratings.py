@@ -20,7 +20,7 @@ def _write(conn: psycopg.Connection, batch: list[RatingIn]) -> RatingsResult:
     with conn.transaction():  # all or nothing
         unknown = unknown_movies(conn, [r.movieId for r in batch])
         if unknown:
-            raise ApiError(422, "Unknown movie", {"movieIds": unknown[:20], "count": len(unknown)})
+            raise ApiError(404, "Movie not found", {"movieIds": unknown[:20], "count": len(unknown)})
         return upsert_ratings(conn, [(r.userId, r.movieId, r.rating, r.timestamp) for r in batch])
 
 
@@ -29,7 +29,7 @@ def _write(conn: psycopg.Connection, batch: list[RatingIn]) -> RatingsResult:
     status_code=201,
     response_model=RatingsWritten,
     dependencies=[Depends(require_admin)],
-    responses=errors(401, 403, 422, 503),
+    responses=errors(401, 403, 404, 422, 503),
 )
 def add_ratings(batch: Batch, db: DbDep) -> RatingsWritten:
     """Add or replace ratings (admin), all or nothing; they count in user recommendations at once."""

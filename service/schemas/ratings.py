@@ -1,6 +1,6 @@
 """Ratings written through the API, validated like the loader."""
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from service.schemas.common import INT4_MAX, ApiModel
 
@@ -12,17 +12,12 @@ MAX_BATCH = 10_000
 class RatingIn(ApiModel):
     userId: int = Field(ge=1, le=INT4_MAX, examples=[1])
     movieId: int = Field(ge=1, le=INT4_MAX, examples=[1])
-    rating: float = Field(ge=0.5, le=5.0, description="0.5 to 5.0 in steps of 0.5.", examples=[4.5])
+    rating: float = Field(
+        ge=0.5, le=5.0, multiple_of=0.5, description="0.5 to 5.0 in steps of 0.5.", examples=[4.5]
+    )
     timestamp: int | None = Field(
         default=None, ge=0, le=MAX_TIMESTAMP, description="Unix seconds; default now.", examples=[1700000000]
     )
-
-    @field_validator("rating")
-    @classmethod
-    def _on_grid(cls, value: float) -> float:
-        if value * 2 != round(value * 2):
-            raise ValueError("rating must be on the 0.5 star grid")
-        return value
 
 
 class RatingsWritten(ApiModel):
