@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +87,12 @@ def test_demo_serves_and_second_start_skips_the_work(db_url: str, sample_data: P
     assert code == 0, err
     assert "load skipped" in out
     assert "version 1 already active, recluster skipped" in out
+    engine = create_engine(db_url)
+    with engine.connect() as conn:  # the database agrees: one run, one version, the data once
+        assert conn.scalar(text("SELECT count(*) FROM recluster_runs")) == 1
+        assert conn.scalar(text("SELECT max(version) FROM model_versions")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM ratings")) == 100_836
+    engine.dispose()
 
 
 def test_offline_without_data_is_one_line_error(db_url: str, tmp_path: Path) -> None:
