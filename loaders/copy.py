@@ -20,6 +20,14 @@ BLOCK_SIZE = 1 << 20  # 1 MiB: large enough for COPY throughput, small enough fo
 # as one line by the CLI, so the warning would only be noise on stderr.
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
+
+class NotANumber(Exception):
+    """A value in a typed staging column did not parse: stage the file as text instead."""
+
+
+# COPY errors that mean "a value does not fit the typed staging column", not "malformed file"
+_TYPE_ERRORS = (psycopg.errors.InvalidTextRepresentation, psycopg.errors.NumericValueOutOfRange)
+
 _CONTEXT_LINE = re.compile(r"line (\d+)(?:, column (\w+))?")
 _COLUMN = re.compile(r'column "?(\w+)"?')
 
@@ -38,6 +46,13 @@ def copy_file(cursor: psycopg.Cursor, table: str, source: SourceFile, on_bytes: 
                 lines += block.count(b"\n")
                 last = block[-1:]
                 on_bytes(len(block))
+    except _TYPE_ERRORS:
+        if last == b"\n":
+            raise NotANumber from None
+        # a cut-off last line can leave a half number: report the truncation, not the number
+        raise UserError(
+            f"{source.path}: line {lines + 1}: truncated last line (no line break at the end)"
+        ) from None
     except psycopg.Error as error:
         truncated = last != b"\n"
         raise _user_error(error, source, lines + 1 if truncated else None) from None

@@ -6,12 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from cinecluster.db import raw_connection
-from loaders.copy import copy_file
 from loaders.files import Kind, SourceFile, read_header
 from loaders.move import Mode, move
+from loaders.ratings import replace_clean_ratings
 from loaders.rules import DROPPED, DUPLICATE
-from loaders.stage import Reason, classify, create_stage
+from loaders.stage import Reason, Stage, classify, drop_stage, stage_file
 from loaders.standardized import refuse_standardized
 
 # Sorting 25M staged rows and building the key in memory instead of in temp files.
@@ -76,12 +75,10 @@ def load_files(
                 for source in sources:
                     if source.kind != "movies":
                         conn.execute(text(f"TRUNCATE {source.kind}"))
-            pg = raw_connection(conn)
             for source in sources:
-                stage = create_stage(conn, source)
-                with pg.cursor() as cursor:
-                    read = copy_file(cursor, stage, source, on_bytes)
-                summary.files.append(_load_one(conn, source, stage, read, mode))
+                stage = stage_file(conn, source, on_bytes)
+                summary.files.append(_load_one(conn, source, stage, mode))
+                drop_stage(conn, stage)
             if strict and summary.rejected_count:
                 raise _StrictRollback
     except _StrictRollback:
@@ -89,7 +86,12 @@ def load_files(
     return summary
 
 
-def _load_one(conn: Connection, source: SourceFile, stage: str, read: int, mode: Mode) -> FileReport:
+def _load_one(conn: Connection, source: SourceFile, stage: Stage, mode: Mode) -> FileReport:
+    read = stage.rows
+    if source.kind == "ratings" and mode == "replace":
+        loaded = replace_clean_ratings(conn, stage)
+        if loaded is not None:
+            return FileReport(source.kind, str(source.path), read, loaded, loaded, 0)
     reasons = classify(conn, source, stage)
     if source.kind == "ratings" and reasons:
         refuse_standardized(conn, source, stage)

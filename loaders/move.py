@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 from loaders.files import SourceFile
 from loaders.indexes import without_indexes
 from loaders.rules import reason_sql
+from loaders.stage import Stage
 
 Mode = Literal["replace", "append"]
 
@@ -30,12 +31,10 @@ class Moved:
     before_dedup: int | None = None  # good rows before de-duplication, when it differs from read-bad
 
 
-def _where_good(source: SourceFile, any_bad: bool) -> str:
-    return f"WHERE ({reason_sql(source.kind, source.used)}) IS NULL" if any_bad else ""
-
-
-def move(conn: Connection, source: SourceFile, stage: str, mode: Mode, any_bad: bool) -> Moved:
-    where = _where_good(source, any_bad)
+def move(conn: Connection, source: SourceFile, staged: Stage, mode: Mode, any_bad: bool) -> Moved:
+    """Move the good rows of `staged` (all of them when `any_bad` is false) into their table."""
+    where = f"WHERE ({reason_sql(source.kind, source.used, staged.typed)}) IS NULL" if any_bad else ""
+    stage = staged.table
     if source.kind == "ratings":
         return _ratings(conn, stage, where, mode)
     if source.kind == "movies":

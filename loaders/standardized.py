@@ -9,16 +9,18 @@ from sqlalchemy import Connection, text
 from cinecluster.errors import UserError
 from loaders.files import SourceFile
 from loaders.rules import NUMBER
+from loaders.stage import Stage
 
 
-def refuse_standardized(conn: Connection, source: SourceFile, stage: str) -> None:
+def refuse_standardized(conn: Connection, source: SourceFile, stage: Stage) -> None:
     """UserError when the numeric ratings look standardized: negatives, mean near 0, off the grid."""
+    numeric = "" if stage.typed else f"WHERE rating ~ {NUMBER}"
     negative, off_grid, total, mean = conn.execute(
         text(
             f"""
             SELECT count(*) FILTER (WHERE v < 0), count(*) FILTER (WHERE v * 2 <> round(v * 2)),
                    count(*), coalesce(avg(v), 0)
-            FROM (SELECT rating::float8 AS v FROM {stage} WHERE rating ~ {NUMBER}) r
+            FROM (SELECT rating::float8 AS v FROM {stage.table} {numeric}) r
             """
         )
     ).one()

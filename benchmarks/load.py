@@ -1,0 +1,243 @@
+"""Ratings load: `cinecluster load` vs `psql \\copy` into a bare table vs pandas read_csv + to_sql.
+
+For each dataset (ml-latest-small; synthetic 25M ratings / 62k movies) in its own benchmark
+database, with the dataset's movies loaded first (ratings reference them), per round:
+  1. `cinecluster load --ratings FILE` (replace mode: staging COPY, validation, de-duplication,
+     primary key, movie_id index and foreign key included), in a fresh process;
+  2. `psql -c "\\copy bare FROM FILE csv header"` into a fresh bare, unindexed table
+     (user_id int, movie_id int, rating real, ts bigint);
+  3. pandas `read_csv` + `DataFrame.to_sql` (the data team's way) into a fresh table.
+Wall time of each child process and its peak RSS (os.wait4). Medians over rounds; pandas
+runs fewer rounds at 25M (it takes minutes). Writes docs/benchmarks.md, section "Load".
+
+Run (heavy: serialised with the other benchmarks):
+    flock /tmp/cinecluster-bench.lock .venv/bin/python benchmarks/load.py
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from cinecluster import migrate
+from cinecluster.db import libpq_url
+from cinecluster.settings import DEFAULT_SAMPLE_DATA, normalize_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTH = Path("/work/bench-data/synth25m")
+PANDAS = """
+import sys
+import pandas as pd
+from sqlalchemy import create_engine
+engine = create_engine(sys.argv[1])
+frame = pd.read_csv(sys.argv[2])
+frame.to_sql("ratings_pandas", engine, if_exists="replace", index=False)
+engine.dispose()
+"""
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mb: float
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Wall time and peak RSS of one child process (which must succeed).
+
+    The RSS comes from /usr/bin/time, a tiny parent: a child forked from this Python process
+    would report this process's memory as its own peak (Linux carries it across exec).
+    """
+    start = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed: {done.stderr.decode()[-2000:]}")
+    return Run(wall, int(done.stderr.decode().split()[-1]) / 1024)
+
+
+def prepare(server: str, name: str, movies: Path) -> str:
+    """A fresh migrated database `name` holding the dataset's movies; returns its URL."""
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = create_engine(server).url.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    cli = [sys.executable, "-m", "cinecluster", "load", "--movies", str(movies)]
+    subprocess.run(cli, env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True)
+    return url
+
+
+def drop(server: str, name: str) -> None:
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def execute(url: str, sql: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+def bench(server: str, label: str, directory: Path, rounds: int, pandas_rounds: int) -> dict[str, list[Run]]:
+    ratings = directory / "ratings.csv"
+    name = f"bench_load_{label}"
+    url = prepare(server, name, directory / "movies.csv")
+    env = {**os.environ, "DATABASE_URL": url}
+    psql_url = libpq_url(url)
+    runs: dict[str, list[Run]] = {"cinecluster": [], "psql": [], "pandas": []}
+    try:
+        for round_ in range(rounds):
+            load = [sys.executable, "-m", "cinecluster", "load", "--ratings", str(ratings)]
+            runs["cinecluster"].append(measure(load, env))
+            execute(url, "DROP TABLE IF EXISTS bare; CHECKPOINT")
+            execute(url, "CREATE TABLE bare (user_id int, movie_id int, rating real, ts bigint)")
+            copy = ["psql", "-X", "-q", psql_url, "-c", f"\\copy bare FROM '{ratings}' (FORMAT csv, HEADER)"]
+            runs["psql"].append(measure(copy))
+            execute(url, "DROP TABLE bare; CHECKPOINT")
+            if round_ < pandas_rounds:
+                runs["pandas"].append(measure([sys.executable, "-c", PANDAS, url, str(ratings)]))
+                execute(url, "DROP TABLE IF EXISTS ratings_pandas; CHECKPOINT")
+            print(label, round_, {k: [f"{r.wall:.1f}s" for r in v] for k, v in runs.items()}, flush=True)
+    finally:
+        drop(server, name)
+    return runs
+
+
+def rows(path: Path) -> int:
+    with path.open("rb") as stream:
+        return sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1
+
+
+def table(label: str, ratings: int, runs: dict[str, list[Run]]) -> str:
+    reference = statistics.median(r.wall for r in runs["psql"])
+    lines = [
+        f"**{label}** ({ratings:,} ratings)",
+        "",
+        "| method | runs | median wall | ratio to psql \\copy | peak RSS (loader process) |",
+        "|---|---|---|---|---|",
+    ]
+    names = {
+        "cinecluster": "`cinecluster load --ratings` (replace: staging, validation, dedup, PK, index, FK)",
+        "psql": "`psql \\copy` into a bare unindexed table (reference)",
+        "pandas": "pandas `read_csv` + `to_sql` (if_exists=replace)",
+    }
+    for key, name in names.items():
+        if not runs[key]:
+            continue
+        wall = statistics.median(r.wall for r in runs[key])
+        rss = max(r.rss_mb for r in runs[key])
+        lines.append(f"| {name} | {len(runs[key])} | {wall:.2f} s | {wall / reference:.2f}x | {rss:.0f} MB |")
+    if runs["pandas"]:
+        ours = statistics.median(r.wall for r in runs["cinecluster"])
+        theirs = statistics.median(r.wall for r in runs["pandas"])
+        lines += ["", f"pandas / cinecluster: **{theirs / ours:.1f}x** slower."]
+    return "\n".join(lines)
+
+
+def write_section(title: str, body: str, doc: Path = ROOT / "docs/benchmarks.md") -> None:
+    """Replace (or append) the `## title` section of docs/benchmarks.md, leaving the others alone."""
+    current = doc.read_text()
+    start = current.find(f"\n## {title}\n")
+    section = f"\n## {title}\n\n{body.strip()}\n"
+    if start < 0:
+        doc.write_text(current.rstrip("\n") + "\n" + section)
+        return
+    end = current.find("\n## ", start + 1)
+    doc.write_text(current[:start] + section + (current[end:] if end >= 0 else ""))
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    server = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GB RAM, {server}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds for cinecluster and psql")
+    parser.add_argument("--rounds-25m", type=int, default=3, help="rounds for cinecluster and psql at 25M")
+    parser.add_argument("--pandas-rounds-25m", type=int, default=1, help="pandas rounds at 25M (slow)")
+    parser.add_argument("--skip-small", action="store_true", help="only the synthetic dataset")
+    parser.add_argument("--skip-25m", action="store_true", help="only ml-latest-small")
+    parser.add_argument("--synth", type=Path, default=SYNTH, help="synthetic dataset directory")
+    parser.add_argument("--no-write", action="store_true", help="print the table, leave the docs alone")
+    args = parser.parse_args()
+    server = normalize_database_url(
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    sample = Path(os.environ.get("CINECLUSTER_SAMPLE_DATA", DEFAULT_SAMPLE_DATA))
+
+    datasets = [] if args.skip_small else [("ml-latest-small", sample, args.rounds, args.rounds)]
+    if not args.skip_25m:
+        if not (args.synth / "ratings.csv").is_file():
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "cinecluster",
+                    "synth",
+                    "--out",
+                    str(args.synth),
+                    "--users",
+                    "162000",
+                    "--movies",
+                    "62000",
+                    "--ratings",
+                    "25000000",
+                    "--seed",
+                    "25",
+                ],
+                check=True,
+            )
+        datasets.append(("synthetic 25M", args.synth, args.rounds_25m, args.pandas_rounds_25m))
+    tables = []
+    for label, directory, rounds, pandas_rounds in datasets:
+        key = "small" if label == "ml-latest-small" else "synth"
+        runs = bench(server, key, directory, rounds, pandas_rounds)
+        tables.append(table(label, rows(directory / "ratings.csv"), runs))
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    body = "\n\n".join(
+        [
+            "`benchmarks/load.py`: a replace-mode ratings load, side by side with `psql \\copy` of the same "
+            "file into a bare unindexed table and with pandas `read_csv` + `to_sql`. Wall time of each "
+            "child process (medians), peak RSS of that process (os.wait4). The dataset's movies are "
+            "loaded first; the file is sorted by (userId, movieId) like MovieLens' own.",
+            *tables,
+            f"Machine: {machine()}; shared with other work (heavy runs serialised by "
+            f"`flock /tmp/cinecluster-bench.lock`). Run on {stamp} UTC.",
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("Load", body)
+
+
+if __name__ == "__main__":
+    main()
