@@ -133,3 +133,19 @@ def test_busy_port_fails_before_any_work(run_cli, sample_data: Path) -> None:  #
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: cannot listen on 127.0.0.1:")
     assert "database" not in result.stdout  # failed before touching the database
+
+
+def test_synthetic_demo_generates_once_and_serves(db_url: str, tmp_path: Path) -> None:
+    cache = {"XDG_CACHE_HOME": str(tmp_path)}
+    demo = Demo(db_url, "--synthetic", env=cache)
+    try:
+        demo.wait_ready()
+        clusters = httpx.get(f"{demo.base}/clusters", timeout=10)
+        assert clusters.status_code == 200, clusters.text
+    finally:
+        code, out, err = demo.stop()
+    assert code == 0, err
+    assert "loaded   synthetic (1,000 users, 3,000 movies, 100,000 ratings)" in out
+    generated = tmp_path / "cinecluster" / "synthetic-1000u-3000m-100000r-s42"
+    assert sorted(p.name for p in generated.iterdir()) == ["movies.csv", "ratings.csv", "tags.csv"]
+    assert [p.name for p in (tmp_path / "cinecluster").iterdir()] == [generated.name]  # no leftovers
