@@ -1,8 +1,8 @@
 """The recluster job's item-kNN step at 25M ratings, phase by phase, against its bare parts.
 
 Phases of scheduler/quality.py's step, each timed (median of rounds):
-  fetch    liked (user, movie) pairs into numpy (scheduler.item_knn.fetch_int_pairs)
-  matrix   the users x movies CSR matrix
+  fetch    liked (user, movie, time) rows into numpy (scheduler.item_knn.fetch_liked)
+  matrix   each user's latest TABLE_CAP liked movies as a users x movies CSR matrix
   top-n    co-like products block by block + cosine + top-50 (scheduler.item_knn.top_neighbours)
   write    binary COPY of the table's rows into a scratch table
 and the bare references measured side by side: the SQL alone (count over the liked query,
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recluster import SYNTH, database, write_section
 
 from scheduler.copyio import copy_columns
-from scheduler.item_knn import LIKED_SQL, _blocks, fetch_int_pairs, liked_matrix, top_neighbours
+from scheduler.item_knn import LIKED_SQL, _blocks, fetch_liked, latest_per_user, liked_matrix, top_neighbours
 
 
 def rss_mb() -> float:
@@ -48,14 +48,15 @@ def one_round(url: str) -> dict[str, float]:
         timings["bare SQL (count, no transfer)"] = time.perf_counter() - start
         ids = np.array(conn.execute(text("SELECT movie_id FROM movies ORDER BY movie_id")).scalars().all())
         start = time.perf_counter()
-        users, movies = fetch_int_pairs(conn, LIKED_SQL)
+        pairs = fetch_liked(conn)
         timings["fetch pairs"] = time.perf_counter() - start
         start = time.perf_counter()
-        liked = liked_matrix(users, np.searchsorted(ids, movies), len(ids))
-        timings["matrix"] = time.perf_counter() - start
+        kept = pairs.keep(latest_per_user(pairs))
+        liked = liked_matrix(kept.user, np.searchsorted(ids, kept.movie), len(ids))
+        timings["cap + matrix"] = time.perf_counter() - start
         by_movie = liked.T.tocsr()
         start = time.perf_counter()
-        for first, last in _blocks(len(ids)):
+        for first, last in _blocks(by_movie, liked):
             _ = by_movie[first:last] @ liked
         timings["bare sparse products"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -86,7 +87,8 @@ def one_round(url: str) -> dict[str, float]:
             timings["write (COPY rows)"] = time.perf_counter() - start
     engine.dispose()
     print(json.dumps(timings), file=sys.stderr, flush=True)
-    timings["pairs"] = float(len(users))
+    timings["pairs"] = float(len(pairs.user))
+    timings["kept"] = float(len(kept.user))
     timings["rows"] = float(len(table.movie))
     timings["movies"] = float(len(ids))
     return timings
@@ -114,13 +116,14 @@ def main() -> None:
         for k in ("fetch pairs", "matrix", "top-n (products + cosine + top-50)", "write (COPY rows)")
     )
     lines = [
-        f"{int(medians['pairs']):,} liked pairs, {int(medians['movies']):,} movies,"
+        f"{int(medians['pairs']):,} liked pairs ({int(medians['kept']):,} after the per-user cap),"
+        f" {int(medians['movies']):,} movies,"
         f" {int(medians['rows']):,} rows written; peak RSS {rss_mb():,.0f} MB",
         "",
         "| phase | median s |",
         "|---|---|",
-        *(f"| {k} | {v:.1f} |" for k, v in medians.items() if k not in ("pairs", "rows", "movies")),
-        f"| **step total** (fetch + matrix + top-n + write) | **{step:.1f}** |",
+        *(f"| {k} | {v:.1f} |" for k, v in medians.items() if k not in ("pairs", "kept", "rows", "movies")),
+        f"| **step total** (fetch + cap + matrix + top-n + write) | **{step:.1f}** |",
     ]
     body = "\n".join(lines)
     print(body)

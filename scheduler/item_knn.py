@@ -5,13 +5,14 @@ For the default user ranking and /recommend/movie. A movie's vector is the set o
 profile); similarity is the cosine of two such vectors, i.e. co_likes / sqrt(likes_a * likes_b).
 The offline evaluation chose this over all-rated or rating-valued vectors (docs/evaluation.md).
 
-Cost (what this pulls into Python): one (user, movie) pair per liked rating, as two int32
-arrays (PostgreSQL packs them into a few hundred bytea chunks) -- at 25M ratings about half
-of them, ~12M pairs, ~100 MB -- plus a CSR matrix and its transpose of the same size. The
-co-occurrence product is computed one block of movies at a time (a dense block of
-`block_rows x movies` float32, <= ~64 MB) and only the top TOP_N per movie is kept, so memory
-is bounded by the pairs, never movies x movies (~15 GB at 62k movies). CPU grows with the sum
-over users of (liked movies)^2 plus movies^2 for the dense blocks.
+Only each user's latest TABLE_CAP liked movies feed the table (heavy users cost the square of
+their count and add little). Cost (what this pulls into Python): one (user, movie, time) row
+per liked rating, 16 bytes (PostgreSQL packs them into a few hundred bytea chunks) -- at 25M
+ratings ~15M rows, ~230 MB -- plus a CSR matrix and its transpose of the same size. The
+co-occurrence product is computed one block of movies at a time (a sparse block of at most
+~BLOCK_PRODUCTS nonzeros, ~300 MB) and only the top TOP_N per movie is kept, so memory is
+bounded by the pairs, never movies x movies (~15 GB dense at 62k movies). CPU grows with the
+sum over users of (liked movies)^2.
 """
 
 from collections.abc import Iterator
@@ -29,40 +30,63 @@ TOP_N = 50
 PROFILE_CAP = 500  # most recent liked movies per user; NDCG is unchanged at 500, cost is bounded
 W_AFFINITY = 0.1  # + share of the user's liked movies in the candidate's cluster
 W_POPULARITY = 0.05  # + ln(1 + ratings) over the candidates' maximum
-BLOCK_BYTES = 64 * 2**20  # dense similarity block per step
+TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_per_user)
+BLOCK_PRODUCTS = 20_000_000  # multiply-adds per block: bounds a block's nonzeros (~16 bytes each)
 
 # "Liked", shared with the API's SQL (service/recommenders): the same rule on both sides.
 LIKED_SQL = """
-    SELECT r.user_id, r.movie_id
+    SELECT r.user_id, r.movie_id, floor(extract(epoch FROM r.ts))::int8 AS ts
     FROM ratings r
     JOIN (SELECT user_id, avg(rating) AS mean FROM ratings GROUP BY user_id) u USING (user_id)
     WHERE r.rating >= 4 OR r.rating >= u.mean
 """
+_LIKED_ROW = np.dtype([("user", ">i4"), ("movie", ">i4"), ("ts", ">i8")])
 
 
-def fetch_int_pairs(conn: Connection, select_sql: str) -> tuple[np.ndarray, np.ndarray]:
-    """Two int4 columns of a query as numpy arrays, without a Python object per row.
+@dataclass
+class LikedPairs:
+    user: np.ndarray
+    movie: np.ndarray  # movie ids (the caller maps them to indices)
+    ts: np.ndarray  # seconds since the epoch
 
-    PostgreSQL packs the pairs into one big-endian bytea per bucket of 1,024 first-column
-    values (a few hundred rows at 25M ratings), and numpy decodes each in one call. (Binary
-    COPY would hand libpq's rows over one at a time: 12M Python iterations at 25M ratings.)
+    def keep(self, mask: np.ndarray) -> "LikedPairs":
+        return LikedPairs(self.user[mask], self.movie[mask], self.ts[mask])
+
+
+def fetch_liked(conn: Connection) -> LikedPairs:
+    """Every liked (user, movie, time) as numpy arrays, without a Python object per row.
+
+    PostgreSQL packs the rows into one big-endian bytea per bucket of 1,024 user ids (a few
+    hundred rows at 25M ratings), and numpy decodes each in one call. (Binary COPY would hand
+    libpq's rows over one at a time: 12M Python iterations at 25M ratings.)
     """
-    firsts: list[np.ndarray] = []
-    seconds: list[np.ndarray] = []
     packed = text(
         f"""
-        SELECT string_agg(int4send(p.a) || int4send(p.b), ''::bytea)
-        FROM ({select_sql}) AS p(a, b)
-        GROUP BY p.a / 1024
+        SELECT string_agg(int4send(p.user_id) || int4send(p.movie_id) || int8send(p.ts), ''::bytea)
+        FROM ({LIKED_SQL}) AS p
+        GROUP BY p.user_id / 1024
         """
     )
-    for (chunk,) in conn.execute(packed):
-        pairs = np.frombuffer(chunk, dtype=">i4").reshape(-1, 2)
-        firsts.append(pairs[:, 0].astype(np.int32))
-        seconds.append(pairs[:, 1].astype(np.int32))
-    if not firsts:
-        return np.empty(0, np.int32), np.empty(0, np.int32)
-    return np.concatenate(firsts), np.concatenate(seconds)
+    chunks = [np.frombuffer(chunk, dtype=_LIKED_ROW) for (chunk,) in conn.execute(packed)]
+    rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_LIKED_ROW)
+    return LikedPairs(
+        rows["user"].astype(np.int32), rows["movie"].astype(np.int32), rows["ts"].astype(np.int64)
+    )
+
+
+def latest_per_user(pairs: LikedPairs, cap: int = TABLE_CAP) -> np.ndarray:
+    """Mask of each user's `cap` latest liked pairs (ties: higher movie id, as the API orders).
+
+    Heavy users dominate the co-like work (it grows with liked movies squared) while adding
+    little: at 200, ~80% of the pairs and ~30% of the work remain, and NDCG is unchanged.
+    """
+    order = np.lexsort((-pairs.movie, -pairs.ts, pairs.user))
+    users = pairs.user[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.empty(0, int)
+    position = np.arange(len(users)) - np.repeat(starts, np.diff(np.r_[starts, len(users)]))
+    mask = np.empty(len(users), dtype=bool)
+    mask[order] = position < cap
+    return mask
 
 
 @dataclass
@@ -90,41 +114,52 @@ def liked_matrix(user_idx: np.ndarray, movie_idx: np.ndarray, n_movies: int) -> 
     return sp.csr_matrix((ones, (users, movie_idx)), shape=(n_users, n_movies))
 
 
-def _blocks(n_movies: int) -> Iterator[tuple[int, int]]:
-    rows = max(1, BLOCK_BYTES // (4 * max(n_movies, 1)))
-    for start in range(0, n_movies, rows):
-        yield start, min(start + rows, n_movies)
+def _blocks(by_movie: sp.csr_matrix, liked: sp.csr_matrix) -> Iterator[tuple[int, int]]:
+    """Row ranges whose co-like product has at most ~BLOCK_PRODUCTS multiply-adds (a bound on
+    the block's nonzeros, hence its memory); a single heavier movie is a block of its own."""
+    per_user = np.diff(liked.indptr).astype(np.float64)
+    work = np.cumsum(by_movie @ per_user)  # per movie: sum of its fans' liked counts
+    start = 0
+    n_movies = by_movie.shape[0]
+    while start < n_movies:
+        base = work[start - 1] if start else 0.0
+        stop = int(np.searchsorted(work, base + BLOCK_PRODUCTS, side="right"))
+        stop = min(max(stop, start + 1), n_movies)
+        yield start, stop
+        start = stop
 
 
 def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N) -> ItemNeighbours:
     """Top-n cosine neighbours of every movie from a users x movies 0/1 matrix, block by block.
 
-    Each block is one dense float32 array turned into cosines in place (no temporaries of the
-    block's size); co-like counts are recovered for the kept pairs only.
+    Only the nonzero co-likes are touched (a dense movies x movies block would be mostly zeros:
+    ~7% are nonzero at 5M ratings): cosines on the product's data, a partial sort per movie.
     """
     n_movies = liked.shape[1]
     k = min(top_n, n_movies - 1)
     by_movie = liked.T.tocsr()  # movies x users
-    norms = np.sqrt(np.asarray(by_movie.sum(axis=1), dtype=np.float64).ravel())
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
+    norms = np.sqrt(np.diff(by_movie.indptr).astype(np.float64))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     parts: list[tuple[np.ndarray, ...]] = []
-    for start, stop in _blocks(n_movies) if k >= 1 else ():
-        sim = (by_movie[start:stop] @ liked).toarray()  # (block x movies) co-like counts, float32
-        sim *= inverse[start:stop, None]
-        sim *= inverse[None, :]
-        rows = np.arange(stop - start)
-        sim[rows, rows + start] = 0  # a movie is not its own neighbour
-        top = np.argpartition(sim, n_movies - k, axis=1)[:, n_movies - k :]
-        top_sim = np.take_along_axis(sim, top, axis=1)
-        # deterministic order: similarity descending, then movie index ascending
-        order = np.lexsort((top, -top_sim), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
-        top_sim = np.take_along_axis(top_sim, order, axis=1)
-        keep = top_sim > 0
-        movie = np.repeat(np.arange(start, stop), k).reshape(-1, k)
-        co_likes = np.rint(top_sim * norms[movie] * norms[top]).astype(np.int32)
-        rank = np.cumsum(keep, axis=1)
-        parts.append((movie[keep], rank[keep], top[keep], top_sim[keep], co_likes[keep]))
+    for start, stop in _blocks(by_movie, liked) if k >= 1 else ():
+        co = (by_movie[start:stop] @ liked).tocsr()  # co-like counts of the block's movies
+        counts = np.diff(co.indptr)
+        movie = np.repeat(np.arange(start, stop), counts)
+        sim = co.data * inverse[movie] * inverse[co.indices]
+        sim[co.indices == movie] = 0.0  # a movie is not its own neighbour
+        picked: list[np.ndarray] = []
+        for row in np.flatnonzero(counts > k):  # partial sort only where there is a choice
+            first, last = co.indptr[row], co.indptr[row + 1]
+            picked.append(first + np.argpartition(sim[first:last], last - first - k)[last - first - k :])
+        small = np.repeat(counts <= k, counts)
+        take = np.concatenate([np.flatnonzero(small), *picked]) if picked else np.flatnonzero(small)
+        take = take[sim[take] > 0]
+        # deterministic order: movie, then similarity descending, then neighbour index ascending
+        take = take[np.lexsort((co.indices[take], -sim[take], movie[take]))]
+        movies, neighbours = movie[take], co.indices[take]
+        starts = np.flatnonzero(np.r_[True, movies[1:] != movies[:-1]]) if len(take) else take
+        rank = np.arange(len(take)) - np.repeat(starts, np.diff(np.r_[starts, len(take)])) + 1
+        parts.append((movies, rank, neighbours, sim[take].astype(np.float32), co.data[take].astype(np.int32)))
     if not parts:
         empty = np.empty(0, dtype=np.int64)
         return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))

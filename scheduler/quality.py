@@ -25,8 +25,8 @@ from sqlalchemy.types import Integer
 from evaluation.metrics import score_lists
 from evaluation.split import temporal_split
 from scheduler.item_knn import (
-    LIKED_SQL,
-    fetch_int_pairs,
+    fetch_liked,
+    latest_per_user,
     liked_matrix,
     rank_for_profiles,
     top_neighbours,
@@ -70,12 +70,13 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     """Write item_neighbours for the version; store metrics['item_neighbours'] and ['holdout']."""
     start = time.perf_counter()
     ids = context.features.movie_ids
-    users, movies = fetch_int_pairs(conn, LIKED_SQL)
-    movie_idx = np.searchsorted(ids, movies)
-    sample = _sample_ratings(conn, sample_users(np.unique(users)), ids)
+    liked = fetch_liked(conn)
+    movie_idx = np.searchsorted(ids, liked.movie)
+    sample = _sample_ratings(conn, sample_users(np.unique(liked.user)), ids)
     hidden = _pair_key(sample.user[sample.test], sample.movie[sample.test])
-    train = ~np.isin(_pair_key(users, movie_idx), hidden)
-    table = top_neighbours(liked_matrix(users[train], movie_idx[train], len(ids)))
+    train = ~np.isin(_pair_key(liked.user, movie_idx), hidden)
+    train[train] = latest_per_user(liked.keep(train))
+    table = top_neighbours(liked_matrix(liked.user[train], movie_idx[train], len(ids)))
     rows = write_item_neighbours(conn, context.version, ids, table)
     if len(sample.user):
         context.metrics["holdout"] = _holdout(conn, sample, table.as_matrix(len(ids)), context)

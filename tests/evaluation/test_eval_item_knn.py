@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from scheduler.item_knn import liked_matrix, rank_for_profiles, top_neighbours
+from scheduler.item_knn import LikedPairs, latest_per_user, liked_matrix, rank_for_profiles, top_neighbours
 
 
 def _table(pairs: list[tuple[int, int]], n_movies: int, top_n: int = 50):  # type: ignore[no-untyped-def]
@@ -41,7 +41,7 @@ def test_blocks_give_the_same_table_as_one_pass(monkeypatch) -> None:  # type: i
         (int(u), int(m)) for u, m in zip(rng.integers(0, 40, 600), rng.integers(0, 30, 600), strict=True)
     }
     whole = _table(sorted(pairs), n_movies=30, top_n=5)
-    monkeypatch.setattr("scheduler.item_knn.BLOCK_BYTES", 4 * 30 * 7)  # 7 movies per block
+    monkeypatch.setattr("scheduler.item_knn.BLOCK_PRODUCTS", 500)  # a few movies per block
     blocked = _table(sorted(pairs), n_movies=30, top_n=5)
     assert np.array_equal(whole.neighbour, blocked.neighbour)
     assert np.array_equal(whole.similarity, blocked.similarity)
@@ -55,3 +55,13 @@ def test_ranking_excludes_seen_and_falls_back_to_popularity() -> None:
     [ranked] = rank_for_profiles([np.array([0])], [np.array([0, 1])], similar, labels, counts, k=3)
     # neighbour 2 first (1 is seen), then the most rated unseen movies: 4, then 3
     assert ranked.tolist() == [2, 4, 3]
+
+
+def test_only_each_users_latest_liked_movies_feed_the_table() -> None:
+    pairs = LikedPairs(
+        user=np.array([1, 1, 1, 2, 1]),
+        movie=np.array([10, 11, 12, 10, 13]),
+        ts=np.array([5, 9, 7, 1, 9]),
+    )
+    # user 1, latest first: (9, 13), (9, 11), (7, 12), (5, 10) -> keep 13 and 11; user 2 keeps 10
+    assert latest_per_user(pairs, cap=2).tolist() == [False, True, False, True, True]
