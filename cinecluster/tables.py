@@ -364,7 +364,7 @@ item_neighbours = Table(
         "co_likes",
         Integer,
         nullable=False,
-        comment="Users who liked both movies (rating >= 4 or >= the user's own mean).",
+        comment="Users who liked both (rating >= 4 or >= their own mean), over each user's latest 200 liked.",
     ),
     comment=(
         "Top-50 co-rating neighbours of each movie over all users' liked ratings, per model version;"

@@ -28,7 +28,7 @@ COLUMN_COMMENTS = {
     "rank": "1 = most similar.",
     "neighbour_id": "A movie liked by the same users, in any cluster.",
     "similarity": "Cosine of the two movies' liked-by vectors: co_likes / sqrt(likes(a) * likes(b)).",
-    "co_likes": "Users who liked both movies (rating >= 4 or >= the user's own mean).",
+    "co_likes": "Users who liked both (rating >= 4 or >= their own mean), over each user's latest 200 liked.",
 }
 
 
