@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from loaders.files import locate
+from loaders.load import load_files
+
 TABLES = ("movies", "links", "ratings", "tags")
 
 # a small, valid catalogue most tests load first
@@ -73,3 +76,23 @@ def snapshot() -> Callable[[str], dict[str, object]]:
         return {table: query(url, sql)[0][0] for table, sql in _SNAPSHOT.items()}
 
     return digest
+
+
+@pytest.fixture
+def load() -> Callable[..., dict[str, dict]]:
+    """Load in-process (the rule tests' fast lane; CLI behaviour is tested through run_cli).
+
+    load(url, directory, mode=..., strict=..., ratings=path, ...) -> {kind: report as dict}
+    """
+
+    def run(
+        url: str, directory: Path | None = None, mode: str = "replace", strict: bool = False, **files: Path
+    ):
+        engine = create_engine(url)
+        try:
+            summary = load_files(engine, locate(directory, files), mode, strict)  # type: ignore[arg-type]
+        finally:
+            engine.dispose()
+        return {report["kind"]: report for report in summary.as_dict()["files"]}  # type: ignore[index]
+
+    return run

@@ -41,14 +41,8 @@ TAGS_DIRTY = """userId,movieId,tag,timestamp
 """
 
 
-def _load_json(run_cli, *args):
-    result = run_cli("load", *args, "--json")
-    assert result.exit_code == 0, result.stderr
-    return {report["kind"]: report for report in json.loads(result.stdout)["files"]}
-
-
-def test_movies_rules(run_cli, db_url, tmp_path) -> None:
-    reports = _load_json(run_cli, str(write(tmp_path, {"movies.csv": MOVIES_DIRTY})))
+def test_movies_rules(load, db_url, tmp_path) -> None:
+    reports = load(db_url, write(tmp_path, {"movies.csv": MOVIES_DIRTY}))
     rows = query(db_url, "SELECT movie_id, title, year, genres FROM movies ORDER BY movie_id")
     assert rows == [
         (1, "Toy Story (1995)", 1995, ["Adventure", "Animation", "Children"]),
@@ -63,9 +57,9 @@ def test_movies_rules(run_cli, db_url, tmp_path) -> None:
     assert movies["rejected"] == {"non-numeric id": {"count": 1, "lines": [8]}}
 
 
-def test_ratings_rules(run_cli, db_url, tmp_path) -> None:
+def test_ratings_rules(load, db_url, tmp_path) -> None:
     directory = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS_DIRTY})
-    ratings = _load_json(run_cli, str(directory))["ratings"]
+    ratings = load(db_url, directory)["ratings"]
     rows = query(
         db_url, "SELECT user_id, movie_id, rating, extract(epoch FROM ts)::int FROM ratings ORDER BY 1, 2"
     )
@@ -82,9 +76,9 @@ def test_ratings_rules(run_cli, db_url, tmp_path) -> None:
     }
 
 
-def test_tags_rules(run_cli, db_url, tmp_path) -> None:
+def test_tags_rules(load, db_url, tmp_path) -> None:
     directory = write(tmp_path, {"movies.csv": MOVIES, "tags.csv": TAGS_DIRTY})
-    tags = _load_json(run_cli, str(directory))["tags"]
+    tags = load(db_url, directory)["tags"]
     rows = query(db_url, "SELECT movie_id, user_id, tag FROM tags ORDER BY movie_id, tag")
     assert rows == [(1, 1, "funny"), (2, 1, "a"), (2, 1, "b"), (2, 1, "c")]
     assert (tags["read"], tags["loaded"]) == (6, 4)
@@ -92,16 +86,16 @@ def test_tags_rules(run_cli, db_url, tmp_path) -> None:
     assert tags["rejected"] == {"unknown movie": {"count": 1, "lines": [6]}}
 
 
-def test_example_lines_are_capped_at_five(run_cli, tmp_path) -> None:
+def test_example_lines_are_capped_at_five(load, db_url, tmp_path) -> None:
     bad = "".join(f"1,99,4.0,{n}\n" for n in range(8))
     directory = write(
         tmp_path, {"movies.csv": MOVIES, "ratings.csv": "userId,movieId,rating,timestamp\n" + bad}
     )
-    ratings = _load_json(run_cli, str(directory))["ratings"]
+    ratings = load(db_url, directory)["ratings"]
     assert ratings["rejected"] == {"unknown movie": {"count": 8, "lines": [2, 3, 4, 5, 6]}}
 
 
-def test_cleaned_file_names_and_two_column_tags(run_cli, db_url, tmp_path) -> None:
+def test_cleaned_file_names_and_two_column_tags(load, db_url, tmp_path) -> None:
     directory = write(
         tmp_path,
         {
@@ -110,7 +104,7 @@ def test_cleaned_file_names_and_two_column_tags(run_cli, db_url, tmp_path) -> No
             "cleaned_tags.csv": "movieId,tag\n1,pixar|toys\n3,heist\n",
         },
     )
-    reports = _load_json(run_cli, str(directory))
+    reports = load(db_url, directory)
     assert {kind: report["loaded"] for kind, report in reports.items()} == {
         "movies": 3,
         "ratings": 1,
@@ -153,3 +147,18 @@ def test_table_summary_names_each_file(run_cli, tmp_path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "movies.csv" in result.stdout and "ratings.csv" in result.stdout
     assert "unknown movie: 1 (8)" in result.stdout
+
+
+def test_text_fallback_names_non_numeric_values(load, db_url, tmp_path) -> None:
+    # "1e3" and "4,5"-style junk do not parse as typed columns: the file is staged as text
+    ratings = (
+        "userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,four,2\n1,3,4.0,yesterday\n99999999999,1,4.0,3\n"
+    )
+    directory = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": ratings})
+    report = load(db_url, directory)["ratings"]
+    assert report["loaded"] == 1
+    assert report["rejected"] == {
+        "non-numeric id": {"count": 1, "lines": [5]},
+        "non-numeric rating": {"count": 1, "lines": [3]},
+        "non-numeric timestamp": {"count": 1, "lines": [4]},
+    }
