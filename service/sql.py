@@ -34,34 +34,38 @@ class Query:
 
     sql: str
     defaults: Params
+    # None: psycopg prepares it after 5 uses (saves parse + plan on hot lookups). False for
+    # queries whose best plan depends on the parameters: PostgreSQL may switch a prepared
+    # statement to a generic plan, measured 10x slower on the liked-neighbours ranking.
+    prepare: bool | None = None
 
     def params(self, given: Params | None) -> Params:
         return {**self.defaults, **given} if given else dict(self.defaults)
 
 
-def compile_sql(stmt: ClauseElement) -> Query:
+def compile_sql(stmt: ClauseElement, *, prepare: bool | None = None) -> Query:
     """`%(name)s`-style SQL; pass the statement's named bindparams at execution."""
     compiled = stmt.compile(dialect=_DIALECT)
-    return Query(str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
+    return Query(str(compiled), {k: v for k, v in compiled.params.items() if v is not None}, prepare)
 
 
-def _prepare(query: Query | str, params: Params | None) -> tuple[str, Params | None]:
+def _execute(cur: psycopg.Cursor[Any], query: Query | str, params: Params | None) -> psycopg.Cursor[Any]:
     if isinstance(query, Query):
-        return query.sql, query.params(params)
-    return query, params
+        return cur.execute(query.sql, query.params(params), prepare=query.prepare)  # type: ignore[arg-type]
+    return cur.execute(query, params)  # type: ignore[arg-type]
 
 
 def fetch_all(conn: DbConnection, query: Query | str, params: Params | None = None) -> list[Any]:
     with as_psycopg(conn).cursor(row_factory=namedtuple_row) as cur:
-        return cur.execute(*_prepare(query, params)).fetchall()  # type: ignore[arg-type]
+        return _execute(cur, query, params).fetchall()
 
 
 def fetch_one(conn: DbConnection, query: Query | str, params: Params | None = None) -> Any | None:
     with as_psycopg(conn).cursor(row_factory=namedtuple_row) as cur:
-        return cur.execute(*_prepare(query, params)).fetchone()  # type: ignore[arg-type]
+        return _execute(cur, query, params).fetchone()
 
 
 def fetch_value(conn: DbConnection, query: Query | str, params: Params | None = None) -> Any:
     with as_psycopg(conn).cursor() as cur:
-        row = cur.execute(*_prepare(query, params)).fetchone()  # type: ignore[arg-type]
+        row = _execute(cur, query, params).fetchone()
         return row[0] if row else None

@@ -28,7 +28,8 @@ CANDIDATES = compile_sql(
     ORDER BY c.score DESC, c.movie_id
     LIMIT :n OFFSET :offset
     """
-    )
+    ),
+    prepare=False,
 )
 
 

@@ -67,10 +67,11 @@ RANKED = compile_sql(
     ORDER BY s.score DESC, s.movie_id
     LIMIT :n OFFSET :offset
     """
-    )
+    ),
+    prepare=False,
 )
 
-COUNT = compile_sql(text(_CANDIDATES + "SELECT count(*) FROM scored"))
+COUNT = compile_sql(text(_CANDIDATES + "SELECT count(*) FROM scored"), prepare=False)
 
 # After the neighbours: the most rated movies the user has not rated and that are not candidates.
 POPULAR_REST = compile_sql(
@@ -87,7 +88,8 @@ POPULAR_REST = compile_sql(
     ORDER BY f.rating_count DESC, f.movie_id
     LIMIT :n OFFSET :offset
     """
-    )
+    ),
+    prepare=False,
 )
 
 

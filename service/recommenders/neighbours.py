@@ -48,7 +48,8 @@ FILL = compile_sql(
     ORDER BY c.score DESC, c.movie_id
     LIMIT :n OFFSET :offset
     """
-    )
+    ),
+    prepare=False,
 )
 
 MAX_NEIGHBOURS = 50

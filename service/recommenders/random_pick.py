@@ -34,7 +34,8 @@ FAVOURITE_SAMPLE = compile_sql(
     ORDER BY hashint4extended(m.movie_id, :seed), m.movie_id
     LIMIT :n OFFSET :offset
     """
-    )
+    ),
+    prepare=False,
 )
 
 CLUSTER_SAMPLE = compile_sql(
@@ -48,7 +49,8 @@ CLUSTER_SAMPLE = compile_sql(
     ORDER BY hashint4extended(m.movie_id, :seed), m.movie_id
     LIMIT :n OFFSET :offset
     """
-    )
+    ),
+    prepare=False,
 )
 
 

@@ -1,0 +1,161 @@
+"""The API as `cinecluster serve` runs it, plus the benchmark's references in the same app.
+
+  /bench/trivial            async, no I/O: the framework's ceiling
+  /bench/trivial-sync       the same as a `def` route (FastAPI's threadpool hop)
+  /bench/pk/{id}            one primary-key lookup, `def` on our pool: the DB-bound ceiling
+  /bench/async/pk/{id}      the same lookup from an `async def` route on psycopg's async pool
+  /bench/async/movie/{id}, /bench/async/recommend/movie/{id}, /bench/async/recommend/user/{id}
+                            our three hot endpoints as `async def` on the async pool, running the
+                            very same compiled SQL as the real (`def`) routes: sync vs async.
+Started by benchmarks/api.py: `uvicorn --factory benchmarks.api_app:bench_app`.
+"""
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from psycopg.rows import namedtuple_row
+from psycopg_pool import AsyncConnectionPool
+
+from cinecluster.db import libpq_url
+from cinecluster.settings import get_settings
+from scheduler.item_knn import PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from service.app import create_app
+from service.dependencies import DbDep
+from service.errors import not_found
+from service.queries.movies import GET_MOVIE, to_record
+from service.queries.users import GET_USER
+from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY, liked_neighbours, neighbours
+from service.routes.movies import movie_out
+from service.schemas.movies import MovieOut, join_genres
+from service.schemas.recommend import RecommendationOut
+from service.sql import Query
+
+PK = "SELECT title FROM movies WHERE movie_id = %(id)s"
+
+
+async def _rows(request: Request, query: Query, params: dict[str, Any]) -> list[Any]:
+    async with request.app.state.apool.connection() as conn, conn.cursor(row_factory=namedtuple_row) as cur:
+        await cur.execute(query.sql, query.params(params), prepare=query.prepare)
+        return await cur.fetchall()
+
+
+def bench_app() -> FastAPI:
+    pool_size = int(os.environ.get("CINECLUSTER_API_POOL_SIZE", "8"))
+    app = create_app(pool_size=pool_size)
+    inner = app.router.lifespan_context
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            a.state.apool = AsyncConnectionPool(
+                libpq_url(settings.require_database_url()),
+                min_size=pool_size,
+                max_size=pool_size,
+                kwargs={"autocommit": True, "application_name": "cinecluster-api-bench"},
+                open=False,
+            )
+            await a.state.apool.open(wait=True)
+            try:
+                yield
+            finally:
+                await a.state.apool.close()
+
+    app.router.lifespan_context = lifespan
+
+    @app.get("/bench/trivial", include_in_schema=False)
+    async def trivial() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/bench/trivial-sync", include_in_schema=False)
+    def trivial_sync() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/bench/pk/{movie_id}", include_in_schema=False)
+    def pk(movie_id: int, db: DbDep) -> dict[str, str | None]:
+        with db.connection() as conn:
+            row = conn.execute(PK, {"id": movie_id}).fetchone()
+        return {"title": row[0] if row else None}
+
+    @app.get("/bench/async/pk/{movie_id}", include_in_schema=False)
+    async def pk_async(movie_id: int, request: Request) -> dict[str, str | None]:
+        async with request.app.state.apool.connection() as conn:
+            row = await (await conn.execute(PK, {"id": movie_id})).fetchone()
+        return {"title": row[0] if row else None}
+
+    @app.get("/bench/async/movie/{movie_id}", response_model=MovieOut, include_in_schema=False)
+    async def movie_async(movie_id: int, request: Request) -> MovieOut:
+        rows = await _rows(request, GET_MOVIE, {"movie_id": movie_id})
+        if not rows:
+            raise not_found("Movie")
+        return movie_out(to_record(rows[0]))
+
+    similar_sql = {"co_liked": liked_neighbours.SIMILAR, "neighbours": neighbours.NEIGHBOURS}
+
+    @app.get(
+        "/bench/async/recommend/movie/{movie_id}",
+        response_model=list[RecommendationOut],
+        include_in_schema=False,
+    )
+    async def similar_async(movie_id: int, request: Request, n: int = 5) -> list[RecommendationOut]:
+        movie = await _rows(request, GET_MOVIE, {"movie_id": movie_id})
+        if not movie:
+            raise not_found("Movie")
+        rows = await _rows(
+            request,
+            similar_sql[DEFAULT_MOVIE_STRATEGY],
+            # like the real route: the whole neighbour list, then the page
+            {"movie_id": movie_id, "version": movie[0].version, "genre": None, "n": 50, "offset": 0},
+        )
+        return [
+            RecommendationOut(
+                movieId=r.movie_id,
+                title=r.title,
+                genres=join_genres(list(r.genres)),
+                cluster=r.cluster,
+                score=None,
+                reason="",
+            )
+            for r in rows[:n]
+        ]
+
+    @app.get(
+        "/bench/async/recommend/user/{user_id}",
+        response_model=list[RecommendationOut],
+        include_in_schema=False,
+    )
+    async def user_async(user_id: int, request: Request, n: int = 5) -> list[RecommendationOut]:
+        assert DEFAULT_STRATEGY == "liked_neighbours", "the async variant mirrors liked_neighbours"
+        user = await _rows(request, GET_USER, {"user_id": user_id})
+        if not user or not user[0].known:
+            raise not_found("User")
+        rows = await _rows(
+            request,
+            liked_neighbours.RANKED,
+            {
+                "user_id": user_id,
+                "version": user[0].version,
+                "genre": None,
+                "cap": PROFILE_CAP,
+                "w_affinity": W_AFFINITY,
+                "w_popularity": W_POPULARITY,
+                "n": n,
+                "offset": 0,
+            },
+        )
+        return [
+            RecommendationOut(
+                movieId=r.movie_id,
+                title=r.title,
+                genres=join_genres(list(r.genres)),
+                cluster=r.cluster,
+                score=round(float(r.score), 6),
+                reason=liked_neighbours._reason(list(r.source_titles), r.cluster, float(r.share)),
+            )
+            for r in rows
+        ]
+
+    return app
