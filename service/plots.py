@@ -1,16 +1,24 @@
 """PNG charts of the active model, drawn with matplotlib's Agg backend (no display needed)."""
 
 import io
+from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 # Figure + the Agg canvas directly, not pyplot: pyplot's global state is not thread-safe and
-# routes run in a threadpool.
+# routes run in a threadpool. matplotlib is imported on the first plot (~40 MB the hot
+# endpoints never need).
 
 
-def _png(fig: Figure) -> bytes:
+def _figure(**kwargs: Any) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(layout="tight", **kwargs)
+
+
+def _png(fig: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buffer)
     return buffer.getvalue()
@@ -18,7 +26,7 @@ def _png(fig: Figure) -> bytes:
 
 def distribution_png(sizes: list[tuple[int, int]], version: int) -> bytes:
     """The team's plot_cluster_distribution: movies per cluster."""
-    fig = Figure(figsize=(8, 4.5), layout="tight")
+    fig = _figure(figsize=(8, 4.5))
     ax = fig.subplots()
     ax.bar([str(c) for c, _ in sizes], [n for _, n in sizes], color="tab:blue")
     ax.set_xlabel("Cluster")
@@ -29,7 +37,7 @@ def distribution_png(sizes: list[tuple[int, int]], version: int) -> bytes:
 
 def scatter_png(sample: list[tuple[int, float, int, list[int]]], version: int) -> bytes:
     """Movies in 2-D: PCA of the team's features (avg rating, rating count, genres), z-scored."""
-    fig = Figure(figsize=(8, 6), layout="tight")
+    fig = _figure(figsize=(8, 6))
     ax = fig.subplots()
     if len(sample) >= 3:
         clusters = np.array([s[0] for s in sample])

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from scheduler import runs
-from scheduler.job import start_recluster
 from service.dependencies import require_admin
 from service.schemas.admin import RunOut, RunStarted
 from service.schemas.common import errors
@@ -16,6 +15,8 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 @router.post("/recluster", status_code=202, response_model=RunStarted, responses=errors(401, 403, 409, 503))
 def recluster(request: Request) -> RunStarted:
     """Start a recluster run in the background; 409 while another run holds the lock."""
+    from scheduler.job import start_recluster  # scikit-learn & co.: loaded when first needed
+
     run = start_recluster(request.app.state.write_engine(), trigger="api")
     request.app.state.background_runs.append(run)
     return RunStarted(runId=run.run_id, status="running")
