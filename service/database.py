@@ -20,6 +20,7 @@ from cinecluster.settings import Settings
 
 CONNECT_TIMEOUT_S = 2  # libpq's minimum: a black-holed server costs at most this
 POOL_TIMEOUT_S = 5.0  # waiting for a free connection when all are busy
+TCP_USER_TIMEOUT_MS = 10_000  # unacknowledged data for this long = the server is gone
 
 
 class PoolTimeout(psycopg.OperationalError):
@@ -34,6 +35,12 @@ class Pool:
             "application_name": "cinecluster-api",
             "connect_timeout": CONNECT_TIMEOUT_S,
             "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            # a server that vanishes without closing the socket (host down, network cut) would
+            # otherwise leave a query waiting for TCP's ~15 min retransmission timeout
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+            "keepalives_idle": 30,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
         }
         self.size = size
         self.timeout = timeout
