@@ -76,6 +76,11 @@ OURS = [
     ("/recommend/user/{id}?n=5, async twin", "/bench/async/recommend/user/", "user", "?n=5"),
     ("/recommend/user/{id}?n=5&strategy=cluster, def", "/recommend/user/", "user", "?n=5&strategy=cluster"),
 ]
+NOTES = """How to read it: "vs pk lookup" divides by the primary-key lookup on the same app in the
+same run (the DB-bound ceiling for one query per request). Routes are served as `def` on a
+psycopg pool; the async twins run the same SQL from `async def` routes on psycopg's async
+pool, to decide sync vs async by measurement. wrk: `apt-get install -y wrk`."""
+
 DRAFT = [
     ("pandas draft: /movie/{id}", "/movie/", "movie", ""),
     ("pandas draft: /recommend/movie/{id}?n=5", "/recommend/movie/", "movie", "?n=5"),
@@ -327,29 +332,47 @@ def main() -> None:
             raise SystemExit(
                 f"{DATASETS[label]} missing: generate it with `cinecluster synth` (see docs/benchmarks.md)"
             )
-    sections = []
     with tempfile.TemporaryDirectory(prefix="cinecluster-api-bench-") as tmp:
         workdir = Path(tmp)
         script = workdir / "ids.lua"
         script.write_text(LUA)
-        for label in args.datasets:
+        for label in args.datasets:  # written after each dataset: a long 25M run keeps the others
             print(f"== {label}", flush=True)
-            sections.append(bench_dataset(server_url, label, DATASETS[label], args, workdir, script))
-            print(sections[-1], flush=True)
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    body = "\n\n".join(
-        [
-            f"`benchmarks/api.py`: wrk (outside the server process), 32 connections, 2 threads, "
-            f"{args.duration} s per run, medians of {args.runs} interleaved rounds after a warm-up; uvicorn "
-            f"with {args.workers} worker(s), pool of {args.pool_size} connections. Machine: {machine()}, "
-            f"shared by wrk, uvicorn and PostgreSQL. Run on {stamp} UTC.",
-            *sections,
-        ]
+            section = bench_dataset(server_url, label, DATASETS[label], args, workdir, script)
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+            section = f"{section}\n\nRun on {stamp} UTC, load average {_load()} at the end."
+            print(section, flush=True)
+            if not args.no_write:
+                write_section("API", merge(header(args), [section]))
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def header(args: argparse.Namespace) -> str:
+    return (
+        f"`benchmarks/api.py`: wrk (outside the server process), 32 connections, 2 threads, "
+        f"{args.duration} s per run, medians of {args.runs} interleaved rounds after a warm-up; uvicorn "
+        f"with {args.workers} worker(s), pool of {args.pool_size} connections. Machine: {machine()}, "
+        f"shared by wrk, uvicorn and PostgreSQL, and by whatever else runs (see the load average)."
     )
-    if args.no_write:
-        print(body)
-    else:
-        write_section("API", body)
+
+
+def merge(header: str, sections: list[str], doc: Path = ROOT / "docs/benchmarks.md") -> str:
+    """The API section with these datasets' tables replaced, the other datasets' kept."""
+    current = doc.read_text()
+    start = current.find("\n## API\n")
+    kept: dict[str, str] = {}
+    if start >= 0:
+        end = current.find("\n## ", start + 1)
+        old = current[start : end if end >= 0 else len(current)]
+        for block in old.split("\n### ")[1:]:
+            kept[block.split(":", 1)[0]] = "### " + block.split("\n\nHow to read it:")[0].strip()
+    for section in sections:
+        kept[section[4:].split(":", 1)[0]] = section
+    order = [label for label in DATASETS if label in kept]
+    return "\n\n".join([header, *(kept[label] for label in order), NOTES])
 
 
 if __name__ == "__main__":
