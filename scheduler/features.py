@@ -14,6 +14,8 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer, Text
 
+from cinecluster.db import raw_connection
+
 NO_GENRES = "(no genres listed)"  # the team's get_dummies column for movies without genres
 
 
@@ -158,21 +160,16 @@ def _matrix(spec: FeatureSpec, rows: Sequence[Any]) -> tuple[np.ndarray, np.ndar
 def rebuild_features(conn: Connection, options: FeatureOptions) -> FeatureMatrix:
     """Replace movie_features from the ratings (inside the caller's transaction); return the matrix."""
     spec = FeatureSpec(genres=genre_list(conn), options=options)
-    select_sql = _select_sql(spec, only_ids=False)
+    # A plain SELECT, so the GROUP BY over ratings runs with parallel workers (a data-modifying
+    # CTE would force a serial plan); enough work_mem to aggregate without spilling to disk.
+    conn.execute(text("SET LOCAL work_mem = '64MB'"))
+    rows = conn.execute(_bind(_select_sql(spec, only_ids=False), False), _params(spec, None)).all()
     conn.execute(text("DELETE FROM movie_features"))
-    rows = conn.execute(
-        _bind(
-            f"""
-            WITH f AS ({select_sql}), ins AS (
-                INSERT INTO movie_features (movie_id, avg_rating, rating_count, genre_flags, extra)
-                SELECT movie_id, avg_rating, rating_count, genre_flags, extra FROM f
-            )
-            SELECT * FROM f
-            """,
-            only_ids=False,
-        ),
-        _params(spec, None),
-    ).all()
+    cursor = raw_connection(conn).cursor()
+    columns = "movie_id, avg_rating, rating_count, genre_flags, extra"
+    with cursor.copy(f"COPY movie_features ({columns}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row((r.movie_id, r.avg_rating, r.rating_count, r.genre_flags, r.extra))
     ids, values = _matrix(spec, rows)
     prior_mean = float(rows[0].prior_mean) if rows else 0.0
     year_fill = float(rows[0].year_fill) if rows else 0.0

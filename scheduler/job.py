@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from cinecluster.errors import UserError
 from cinecluster.settings import get_settings
 from scheduler import runs
 from scheduler.clustering import SCALERS, ClusterParams, ScalerKind, fit
-from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
+from scheduler.features import FeatureOptions, rebuild_features
 from scheduler.neighbours import in_cluster_neighbours
 from scheduler.placement import place_missing
 from scheduler.serialize import serialize
@@ -54,8 +55,8 @@ class _Clock:
             self.timings[name] = round(time.perf_counter() - start, 4)
 
 
-def data_counts(conn: Connection, features: FeatureMatrix) -> dict[str, int]:
-    """Counts at training time; distinct users by a loose index scan over the ratings key."""
+def side_counts(conn: Connection) -> dict[str, int]:
+    """Users and tags at training time; distinct users by a loose index scan over the ratings key."""
     users = conn.execute(
         text("""
             WITH RECURSIVE u AS (
@@ -69,7 +70,13 @@ def data_counts(conn: Connection, features: FeatureMatrix) -> dict[str, int]:
         """)
     ).scalar_one()
     tags = conn.execute(text("SELECT count(*) FROM tags")).scalar_one()
-    return {"movies": len(features.movie_ids), "ratings": features.ratings, "users": users, "tags": tags}
+    return {"users": users, "tags": tags}
+
+
+def _side_counts_elsewhere(engine: Engine) -> dict[str, int]:
+    """On its own connection, so it overlaps the feature query and the fit (informational)."""
+    with engine.connect() as conn:
+        return side_counts(conn)
 
 
 def _place_late_arrivals(conn: Connection, context: WriteContext) -> None:
@@ -90,10 +97,10 @@ def execute(
     conn = lease.conn
     steps = list(default_write_steps() if write_steps is None else write_steps)
     try:
-        with conn.begin():
+        with ThreadPoolExecutor(1) as side, conn.begin():
+            pending_counts = side.submit(_side_counts_elsewhere, conn.engine)
             with clock.phase("features_sql"):
                 features = rebuild_features(conn, options)
-                counts = data_counts(conn, features)
             if len(features.movie_ids) < params.k:
                 raise UserError(
                     f"cannot make {params.k} clusters from {len(features.movie_ids)} movies;"
@@ -105,6 +112,12 @@ def execute(
                 neighbours = in_cluster_neighbours(fitted.scaled, fitted.labels)
             with clock.phase("serialize"):
                 model = serialize(fitted.pipeline, features.values.shape[1])
+            with clock.phase("counts_wait"):
+                counts = {
+                    "movies": len(features.movie_ids),
+                    "ratings": features.ratings,
+                    **pending_counts.result(),
+                }
             with clock.phase("write"):
                 version = write_version(
                     conn,
