@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from cinecluster.errors import UserError
 from cinecluster.settings import get_settings
+from cinecluster.tables import model_versions
 from scheduler import runs
 from scheduler.clustering import SCALERS, ClusterParams, ScalerKind, fit
 from scheduler.features import FeatureOptions, rebuild_features
@@ -94,6 +95,7 @@ def execute(
 ) -> ReclusterResult:
     """Do the run on the lease's connection; marks the run succeeded or failed, then unlocks."""
     clock = _Clock()
+    started = time.perf_counter()
     conn = lease.conn
     steps = list(default_write_steps() if write_steps is None else write_steps)
     try:
@@ -131,7 +133,12 @@ def execute(
                 )
         with clock.phase("prune"):
             pruned = _prune(conn, keep or get_settings().keep_versions)
+        with conn.begin():  # as stored: write steps may have added metrics
+            metrics = conn.execute(
+                select(model_versions.c.metrics).where(model_versions.c.version == version)
+            ).scalar_one()
         lease.succeed(version)
+        clock.timings["total"] = round(time.perf_counter() - started, 4)
     except BaseException as error:
         _record_failure(lease, error)
         raise
@@ -141,7 +148,7 @@ def execute(
         run_id=lease.run_id,
         version=version,
         params=params,
-        metrics=fitted.metrics,
+        metrics=metrics,
         data_counts=counts,
         pruned=pruned,
         timings=clock.timings,

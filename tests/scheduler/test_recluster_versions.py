@@ -97,11 +97,12 @@ def test_a_write_step_can_add_metrics_inside_the_transaction(engine: Engine) -> 
         context.metrics["holdout_ndcg10"] = 0.1
         context.metrics["rows_seen"] = seen
 
-    run_recluster(engine, k=3, write_steps=[holdout])
+    result = run_recluster(engine, k=3, write_steps=[holdout])
     with engine.connect() as conn:
         metrics = conn.execute(select(model_versions.c.metrics)).scalar_one()
     assert metrics["holdout_ndcg10"] == 0.1
     assert metrics["rows_seen"] == 80
+    assert result.metrics == metrics
 
 
 def test_activate_rolls_back_and_rejects_unknown_versions(engine: Engine) -> None:
