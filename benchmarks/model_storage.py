@@ -143,7 +143,9 @@ def main() -> None:
 
 
 RECOMMENDATION = """**Recommendation for the data team.** Keep both, for different readers. Files are tiny
-either way (a k-means model is k centroids plus the scaler), so size does not decide. Use the
+either way (a k-means model is k centroids plus the scaler), and load and predict times are
+milliseconds for both (joblib loads faster; ONNX predicts one movie much faster, without
+scikit-learn's per-call input validation), so speed does not decide either. Use the
 **joblib** file for Python/scikit-learn work: it is the team's `kmeans_model.pkl`, one
 `joblib.load(f).predict(features)`, but it unpickles code, so only load files you produced, and it
 ties the reader to compatible scikit-learn/numpy versions. Use **ONNX** for anything outside this

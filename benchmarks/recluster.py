@@ -35,6 +35,23 @@ from scheduler.copyio import encode_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTH = Path("/work/bench-data/synth25m")
+RESULTS = Path("/work/bench-data/recluster-results.json")  # outside the repo, merged across runs
+NOTES = """What is measured. *End to end*: `run_recluster` in a fresh process (the core job: feature
+SQL, fit + metrics, in-cluster neighbours, serialisation to joblib and ONNX, the ONE write
+transaction with its partitions, keys and foreign keys, the flip, pruning), without the
+extra write steps that `scheduler/steps.py` adds (the evaluation engineer's global
+item-neighbour table and holdout NDCG: measured by `benchmarks/item_knn.py`). *Bare GROUP BY*:
+`SELECT movie_id, count(*), avg(rating) FROM ratings GROUP BY movie_id`, rows fetched.
+*Bare fit*: `MiniBatchKMeans(k=10, batch_size=1000, random_state=42, n_init=3).fit` on the same
+scaled matrix. *Bare COPY*: the same binary COPY payload of the rows the run writes
+(movie_clusters + movie_neighbours) into plain tables without keys or indexes. Peak RSS is the
+job process's maximum resident set; the growth column is what the run added after imports.
+
+Not in the reference parts but in the job: the silhouette/Davies-Bouldin metrics, the exact
+top-50 in-cluster neighbours (brute force per cluster; grows with the sum of squared cluster
+sizes), the primary-key index builds and set-based foreign-key checks when a version's
+partitions are attached, and the distinct-user count. Timings on this shared 2-core machine
+vary by 2x between minutes (other engineers' jobs); the ratio is taken within one run."""
 CHILD = """
 import json, resource, sys, time
 from sqlalchemy import create_engine
@@ -260,7 +277,12 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    body = table(results)
+    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    stored.update({r["label"]: r for r in results})  # datasets measured in separate invocations
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(stored, indent=2))
+    order = [label for label, _, _ in plan if label in stored]
+    body = table([stored[label] for label in order]) + "\n\n" + NOTES
     machine = (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, PostgreSQL on the same host"
     )
