@@ -38,7 +38,7 @@ import pandas as pd
 from sqlalchemy import create_engine
 engine = create_engine(sys.argv[1])
 frame = pd.read_csv(sys.argv[2])
-frame.to_sql("ratings_pandas", engine, if_exists="replace", index=False)
+frame.to_sql("ratings_pandas", engine, if_exists="replace", index=False, chunksize=100_000)
 engine.dispose()
 """
 
@@ -136,7 +136,7 @@ def table(label: str, ratings: int, runs: dict[str, list[Run]]) -> str:
     names = {
         "cinecluster": "`cinecluster load --ratings` (replace: staging, validation, dedup, PK, index, FK)",
         "psql": "`psql \\copy` into a bare unindexed table (reference)",
-        "pandas": "pandas `read_csv` + `to_sql` (if_exists=replace)",
+        "pandas": "pandas `read_csv` + `to_sql` (if_exists=replace, chunksize=100k)",
     }
     for key, name in names.items():
         if not runs[key]:
@@ -227,7 +227,7 @@ def main() -> None:
         [
             "`benchmarks/load.py`: a replace-mode ratings load, side by side with `psql \\copy` of the same "
             "file into a bare unindexed table and with pandas `read_csv` + `to_sql`. Wall time of each "
-            "child process (medians), peak RSS of that process (os.wait4). The dataset's movies are "
+            "child process (medians), peak RSS of that process (/usr/bin/time). The dataset's movies are "
             "loaded first; the file is sorted by (userId, movieId) like MovieLens' own.",
             *tables,
             f"Machine: {machine()}; shared with other work (heavy runs serialised by "
