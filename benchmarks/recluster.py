@@ -45,7 +45,8 @@ item-neighbour table and holdout NDCG: measured by `benchmarks/item_knn.py`). *B
 *Bare fit*: `MiniBatchKMeans(k=10, batch_size=1000, random_state=42, n_init=3).fit` on the same
 scaled matrix. *Bare COPY*: the same binary COPY payload of the rows the run writes
 (movie_clusters + movie_neighbours) into plain tables without keys or indexes. Peak RSS is the
-job process's maximum resident set; the growth column is what the run added after imports.
+job process's high-water resident set (VmHWM); the growth column is what the run added to the
+resident set it had after its imports.
 
 Not in the reference parts but in the job: the silhouette/Davies-Bouldin metrics, the exact
 top-50 in-cluster neighbours (brute force per cluster; grows with the sum of squared cluster
@@ -53,17 +54,22 @@ sizes), the primary-key index builds and set-based foreign-key checks when a ver
 partitions are attached, and the distinct-user count. Timings on this shared 2-core machine
 vary by 2x between minutes (other engineers' jobs); the ratio is taken within one run."""
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from sqlalchemy import create_engine
 from scheduler.job import run_recluster
+
+def status_kb(field):  # this process image only (ru_maxrss would include the parent at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
 engine = create_engine(sys.argv[1])
-rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss_before = status_kb("VmRSS")
 start = time.perf_counter()
 result = run_recluster(engine, trigger="cli", keep=2, write_steps=[])  # the core job
 wall = time.perf_counter() - start
 print(json.dumps({"wall": wall, "version": result.version, "timings": result.timings,
-                  "rss_before_kb": rss_before,
-                  "rss_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "rss_before_kb": rss_before, "rss_peak_kb": status_kb("VmHWM"),
                   "counts": result.data_counts}))
 """
 
