@@ -303,7 +303,7 @@ def bench_dataset(server_url: str, label: str, directory: Path, args, workdir: P
         for (ours_label, *_), (draft_label, *_) in zip(OURS[4:10:2], DRAFT, strict=True):
             a = statistics.median(r.rps for r in ours[ours_label])
             b = statistics.median(r.rps for r in theirs[draft_label])
-            lines.append(f"\n{ours_label.split(',')[0]}: **{a / b:.0f}x** the pandas draft.")
+            lines.append(f"\n{ours_label.split(',')[0]}: **{a / b:.1f}x** the pandas draft.")
     if args.drop:
         drop_database(server_url, url)
     return "\n".join(lines)
