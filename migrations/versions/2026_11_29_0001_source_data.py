@@ -61,7 +61,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "rating BETWEEN 0.5 AND 5.0 AND rating * 2 = round(rating * 2)",
-            name="ck_ratings_rating_on_star_grid",
+            name=op.f("ck_ratings_rating_on_star_grid"),
         ),
         comment="One rating per (user, movie); a duplicate keeps the latest timestamp.",
     )
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["movie_id"], ["movies.movie_id"], ondelete="CASCADE", name="fk_tags_movie_id_movies"
         ),
-        sa.CheckConstraint("tag <> '' AND tag = btrim(tag)", name="ck_tags_tag_trimmed_not_empty"),
+        sa.CheckConstraint("tag <> '' AND tag = btrim(tag)", name=op.f("ck_tags_tag_trimmed_not_empty")),
         comment="Free-text tags; a cell holding 'a|b' is stored as two tags.",
     )
     op.create_index("ix_tags_movie_id", "tags", ["movie_id"])

@@ -130,7 +130,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["version"], ["model_versions.version"], name="fk_active_model_version_model_versions"
         ),
-        sa.CheckConstraint("singleton", name="ck_active_model_one_row"),
+        sa.CheckConstraint("singleton", name=op.f("ck_active_model_one_row")),
         comment="The active model version; flipping it is one UPDATE, so readers switch atomically.",
     )
 
@@ -200,9 +200,9 @@ def upgrade() -> None:
             comment="pg_backend_pid() of the run's lock session; a running row whose pid is gone is stale.",
         ),
         sa.PrimaryKeyConstraint("run_id", name="pk_recluster_runs"),
-        sa.CheckConstraint("trigger IN ('cron', 'cli', 'api')", name="ck_recluster_runs_trigger_known"),
+        sa.CheckConstraint("trigger IN ('cron', 'cli', 'api')", name=op.f("ck_recluster_runs_trigger_known")),
         sa.CheckConstraint(
-            "status IN ('running', 'succeeded', 'failed')", name="ck_recluster_runs_status_known"
+            "status IN ('running', 'succeeded', 'failed')", name=op.f("ck_recluster_runs_status_known")
         ),
         comment="Every recluster attempt, successful or not.",
     )
