@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import bindparam, case, exists, func, select
+from sqlalchemy import bindparam, exists, select, text
 
-from cinecluster.tables import active_model, movie_clusters, ratings
+from cinecluster.tables import active_model, ratings
 from service.sql import compile_sql, fetch_all, fetch_one
 
 LIKED = 4.0  # MovieLens convention: 4 stars and up is "liked"
@@ -34,29 +34,29 @@ GET_USER = compile_sql(
     )
 )
 
-_weight = func.sum(
-    case(
-        (ratings.c.rating >= LIKED, WEIGHT_LIKED),
-        (ratings.c.rating >= 3.0, WEIGHT_NEUTRAL),
-        else_=WEIGHT_DISLIKED,
-    )
-)
+# A scalar subquery per rating: PostgreSQL probes movie_clusters' primary key once per rated
+# movie. As a join, it hash-joined the whole version (62k rows, 13 ms at 5M ratings) to match a
+# few dozen ratings.
 AFFINITIES = compile_sql(
-    select(
-        movie_clusters.c.cluster,
-        func.count().label("rated"),
-        func.count().filter(ratings.c.rating >= LIKED).label("liked"),
-        (_weight / func.sum(_weight).over()).label("affinity"),
-    )
-    .select_from(ratings)
-    .join(
-        movie_clusters,
-        (movie_clusters.c.version == bindparam("version"))
-        & (movie_clusters.c.movie_id == ratings.c.movie_id),
-    )
-    .where(ratings.c.user_id == bindparam("user_id"))
-    .group_by(movie_clusters.c.cluster)
-    .order_by(_weight.desc(), movie_clusters.c.cluster)
+    text(
+        """
+    SELECT cluster, count(*) AS rated, count(*) FILTER (WHERE rating >= :liked) AS liked,
+           sum(weight) / sum(sum(weight)) OVER () AS affinity
+    FROM (
+        SELECT r.rating,
+               CASE WHEN r.rating >= :liked THEN :w_liked
+                    WHEN r.rating >= 3.0 THEN :w_neutral
+                    ELSE :w_disliked END AS weight,
+               (SELECT mc.cluster FROM movie_clusters mc
+                WHERE mc.version = :version AND mc.movie_id = r.movie_id) AS cluster
+        FROM ratings r
+        WHERE r.user_id = :user_id
+    ) rated
+    WHERE cluster IS NOT NULL
+    GROUP BY cluster
+    ORDER BY sum(weight) DESC, cluster
+    """
+    ).bindparams(liked=LIKED, w_liked=WEIGHT_LIKED, w_neutral=WEIGHT_NEUTRAL, w_disliked=WEIGHT_DISLIKED)
 )
 
 
