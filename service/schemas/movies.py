@@ -34,11 +34,13 @@ class MoviePage(ApiModel):
     items: list[MovieOut]
 
 
+# Not blank: at least one non-space character, said in the schema itself (a pattern, not
+# strip-then-check) so that every schema-valid body is accepted. Stored stripped.
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00]*$")
+    str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
 ]
 Genre = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\x00|]*$")
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00|]*[^\s\x00|][^\x00|]*$")
 ]
 
 
@@ -63,4 +65,9 @@ class MovieIn(ApiModel):
     @field_validator("genres")
     @classmethod
     def _dedupe(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
+        return list(dict.fromkeys(g.strip() or g for g in value))
+
+    @field_validator("title")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip() or value
