@@ -170,6 +170,7 @@ def rebuild_features(conn: Connection, options: FeatureOptions) -> FeatureMatrix
     with cursor.copy(f"COPY movie_features ({columns}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row((r.movie_id, r.avg_rating, r.rating_count, r.genre_flags, r.extra))
+    conn.execute(text("ANALYZE movie_features"))  # the API joins it; stale stats misplan those joins
     ids, values = _matrix(spec, rows)
     prior_mean = float(rows[0].prior_mean) if rows else 0.0
     year_fill = float(rows[0].year_fill) if rows else 0.0
