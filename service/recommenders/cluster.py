@@ -78,12 +78,9 @@ def recommend(
         },
     )
     return [
-        Recommendation(
-            movie_id=r.movie_id,
-            title=r.title,
-            genres=list(r.genres),
-            cluster=r.cluster,
-            score=round(float(r.score), 6),
+        Recommendation.from_row(
+            r,
+            score=r.score,
             reason=f"popular and well rated in cluster {r.cluster}, {share[r.cluster]:.0%} of your taste",
         )
         for r in rows

@@ -119,13 +119,8 @@ def recommend(
     }
     rows = fetch_all(conn, RANKED, {**params, "n": n, "offset": offset})
     result = [
-        Recommendation(
-            movie_id=r.movie_id,
-            title=r.title,
-            genres=list(r.genres),
-            cluster=r.cluster,
-            score=round(float(r.score), 6),
-            reason=_reason(list(r.source_titles), r.cluster, float(r.share)),
+        Recommendation.from_row(
+            r, score=r.score, reason=_reason(list(r.source_titles), r.cluster, float(r.share))
         )
         for r in rows
     ]
@@ -135,13 +130,8 @@ def recommend(
     total = int(fetch_value(conn, COUNT, params))
     rest = fetch_all(conn, POPULAR_REST, {**params, "n": n - len(result), "offset": max(0, offset - total)})
     return result + [
-        Recommendation(
-            movie_id=r.movie_id,
-            title=r.title,
-            genres=list(r.genres),
-            cluster=r.cluster,
-            score=0.0,
-            reason=f"popular: rated by {r.rating_count} users; cluster {r.cluster}",
+        Recommendation.from_row(
+            r, score=0.0, reason=f"popular: rated by {r.rating_count} users; cluster {r.cluster}"
         )
         for r in rest
     ]
@@ -182,13 +172,8 @@ def similar(
     """
     params = {"version": version, "movie_id": movie_id, "genre": genre}
     everything = [
-        Recommendation(
-            movie_id=r.movie_id,
-            title=r.title,
-            genres=list(r.genres),
-            cluster=r.cluster,
-            score=round(float(r.similarity), 6),
-            reason=f"liked by {r.co_likes} of the same users; cluster {r.cluster}",
+        Recommendation.from_row(
+            r, score=r.similarity, reason=f"liked by {r.co_likes} of the same users; cluster {r.cluster}"
         )
         for r in fetch_all(conn, SIMILAR, {**params, "n": TOP_N, "offset": 0})
     ]

@@ -69,12 +69,9 @@ def similar(
     params = {"version": version, "movie_id": movie_id, "genre": genre}
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
     result = [
-        Recommendation(
-            movie_id=r.movie_id,
-            title=r.title,
-            genres=list(r.genres),
-            cluster=r.cluster,
-            score=round(1.0 / (1.0 + float(r.distance)), 6),
+        Recommendation.from_row(
+            r,
+            score=1.0 / (1.0 + float(r.distance)),
             reason=f"nearest neighbour #{r.rank} in cluster {r.cluster}",
         )
         for r in rows
@@ -106,13 +103,8 @@ def _fill(
         },
     )
     return [
-        Recommendation(
-            r.movie_id,
-            r.title,
-            list(r.genres),
-            cluster,
-            round(float(r.score), 6),
-            f"popular in the same cluster {cluster}",
+        Recommendation.from_row(
+            r, cluster=cluster, score=r.score, reason=f"popular in the same cluster {cluster}"
         )
         for r in rows
     ]

@@ -71,14 +71,7 @@ def recommend(
     params = {"version": version, "user_id": user_id, "genre": genre, "n": n, "offset": offset}
     rows = fetch_all(conn, FAVOURITE_SAMPLE, {**params, "seed": _seed(seed)})
     return [
-        Recommendation(
-            r.movie_id,
-            r.title,
-            list(r.genres),
-            r.cluster,
-            None,
-            f"random pick from your favourite cluster {r.cluster}",
-        )
+        Recommendation.from_row(r, score=None, reason=f"random pick from your favourite cluster {r.cluster}")
         for r in rows
     ]
 
@@ -107,8 +100,5 @@ def similar(
     }
     rows = fetch_all(conn, CLUSTER_SAMPLE, {**params, "seed": _seed(seed)})
     return [
-        Recommendation(
-            r.movie_id, r.title, list(r.genres), r.cluster, None, f"random pick from cluster {r.cluster}"
-        )
-        for r in rows
+        Recommendation.from_row(r, score=None, reason=f"random pick from cluster {r.cluster}") for r in rows
     ]

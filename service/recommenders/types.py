@@ -1,7 +1,7 @@
 """What every recommendation strategy returns, and the signature it has."""
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from service.sql import DbConnection
 
@@ -14,6 +14,20 @@ class Recommendation:
     cluster: int | None
     score: float | None
     reason: str
+
+    @classmethod
+    def from_row(
+        cls, row: Any, *, score: float | None, reason: str, cluster: int | None = None
+    ) -> "Recommendation":
+        """From a query row with movie_id, title, genres (and cluster); scores kept to 6 digits."""
+        return cls(
+            movie_id=row.movie_id,
+            title=row.title,
+            genres=list(row.genres),
+            cluster=row.cluster if cluster is None else cluster,
+            score=None if score is None else round(float(score), 6),
+            reason=reason,
+        )
 
 
 class UserStrategy(Protocol):
