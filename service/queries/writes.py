@@ -17,6 +17,13 @@ class MovieExists(Exception):
     pass
 
 
+class NoFreeMovieId(Exception):
+    """The highest movie id is already the largest integer the column holds."""
+
+
+MAX_MOVIE_ID = 2**31 - 1  # movies.movie_id is a PostgreSQL integer
+
+
 @dataclass(frozen=True, slots=True)
 class RatingsResult:
     received: int
@@ -35,7 +42,9 @@ def insert_movie(conn: Connection, movie_id: int | None, title: str, genres: lis
     if movie_id is None:
         # serialise id assignment between concurrent writers, only for the auto-id case
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('cinecluster.movie_id'))"))
-        movie_id = int(conn.execute(select(func.coalesce(func.max(movies.c.movie_id), 0) + 1)).scalar_one())
+        movie_id = int(conn.execute(select(func.coalesce(func.max(movies.c.movie_id), 0))).scalar_one()) + 1
+        if movie_id > MAX_MOVIE_ID:
+            raise NoFreeMovieId
     stmt = (
         pg_insert(movies)
         .values(movie_id=movie_id, title=title, year=parse_year(title), genres=genres)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from service.dependencies import DbDep, movie_or_404, require_admin
 from service.errors import ApiError
 from service.queries.movies import MovieRecord, get_movie, search_movies
-from service.queries.writes import MovieExists, insert_movie
+from service.queries.writes import MovieExists, NoFreeMovieId, insert_movie
 from service.recommenders.ranking import RANKINGS
 from service.schemas.common import GenreQuery, Limit, MovieIdPath, Offset, Text, errors
 from service.schemas.movies import MovieIn, MovieOut, MoviePage, join_genres
@@ -70,6 +70,8 @@ def add_movie(body: MovieIn, db: DbDep, request: Request) -> MovieOut:
             movie_id = insert_movie(conn, body.movieId, body.title, body.genres)
     except MovieExists:
         raise ApiError(409, "Movie already exists", {"movieId": body.movieId}) from None
+    except NoFreeMovieId:
+        raise ApiError(409, "No movie id left above the highest one; give movieId") from None
     RANKINGS.invalidate()
     with db.connection() as conn:
         movie = get_movie(conn, movie_id)

@@ -84,6 +84,15 @@ def test_add_movie_with_id_list_genres_and_conflict(writable: tuple[TestClient, 
     assert count(engine, "SELECT count(*) FROM movies") == 9743
 
 
+def test_add_movie_without_id_after_the_largest_id_is_409(writable: tuple[TestClient, Engine]) -> None:
+    client, engine = writable  # found by the schema fuzz: max(movie_id) + 1 overflowed into a 500
+    top = {"movieId": 2**31 - 1, "title": "Last Id", "genres": "Drama"}
+    assert client.post("/movies", json=top, headers=auth()).status_code == 201
+    response = client.post("/movies", json={"title": "One More", "genres": "Drama"}, headers=auth())
+    assert response.status_code == 409 and "give movieId" in response.json()["error"]
+    assert count(engine, "SELECT count(*) FROM movies") == 9743
+
+
 @pytest.mark.parametrize(
     "body",
     [{"title": ""}, {"title": "   "}, {"genres": "Drama"}, {"title": "x", "movieId": 0}, {"title": "a\x00b"}],
