@@ -36,8 +36,14 @@ def test_no_input_breaks_the_api(api_schema: schemathesis.BaseSchema) -> None:
         operation = result.ok()
 
         @given(case=operation.as_strategy())
+        # derandomize: the same examples every run, so CI never passes or fails on luck; to hunt
+        # for new bugs locally, drop it and raise EXAMPLES.
         @settings(
-            max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
         )
         def fuzz(case: schemathesis.Case) -> None:
             case.call_and_validate(headers=auth())
