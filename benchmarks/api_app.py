@@ -20,8 +20,8 @@ from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from cinecluster.db import libpq_url
+from cinecluster.ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from cinecluster.settings import get_settings
-from scheduler.item_knn import PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from service.app import create_app
 from service.dependencies import DbDep
 from service.errors import not_found

@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
     Unicode,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -371,4 +371,58 @@ item_neighbours = Table(
         " the default /recommend/user ranking (liked_neighbours) reads it."
     ),
     postgresql_partition_by="LIST (version)",  # one partition per version (revision 0004)
+)
+
+# --- precomputed default rankings (revision 0005) ----------------------------------------
+
+user_recommendations = Table(
+    "user_recommendations",
+    metadata,
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Model version whose recluster run computed the row.",
+    ),
+    Column("user_id", Integer, primary_key=True, autoincrement=False, comment="User (ratings.user_id)."),
+    Column("rating_count", Integer, nullable=False, comment="The user's ratings when the row was computed."),
+    Column(
+        "ratings_checksum",
+        BigInteger,
+        nullable=False,
+        comment=(
+            "sum over the user's ratings of (movie_id * 1000003 + rating * 2 * 10007 +"
+            " floor(epoch of ts)) % 2147483647: any added, removed or changed rating changes it."
+        ),
+    ),
+    Column(
+        "movie_ids",
+        ARRAY(Integer),
+        nullable=False,
+        comment="Recommended movies, best first (at most 100; never a movie the user rated).",
+    ),
+    Column(
+        "scores",
+        ARRAY(DOUBLE_PRECISION),
+        nullable=False,
+        comment="Score of each movie in movie_ids (same formula as the live ranking).",
+    ),
+    Column(
+        "source_ids",
+        ARRAY(Integer),
+        nullable=False,
+        comment="For each movie in movie_ids: the liked movie contributing the most similarity.",
+    ),
+    Column(
+        "cluster_shares",
+        ARRAY(DOUBLE_PRECISION),
+        nullable=False,
+        comment="Share of the user's liked profile per cluster: element c + 1 is cluster c.",
+    ),
+    comment=(
+        "Top of each user's default (liked_neighbours) ranking per model version, computed by the"
+        " recluster run; valid while the user's ratings match rating_count and ratings_checksum."
+    ),
+    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0005)
 )

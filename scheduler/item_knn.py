@@ -22,14 +22,9 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
+from cinecluster.ranking import PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
 from scheduler.versions import copy_partition
 
-TOP_N = 50
-# The default user ranking (service/recommenders/liked_neighbours.py) and its holdout check in
-# the recluster job (scheduler/quality.py) share these; docs/evaluation.md has the sweep.
-PROFILE_CAP = 500  # most recent liked movies per user; NDCG is unchanged at 500, cost is bounded
-W_AFFINITY = 0.1  # + share of the user's liked movies in the candidate's cluster
-W_POPULARITY = 0.05  # + ln(1 + ratings) over the candidates' maximum
 TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_per_user)
 BLOCK_PRODUCTS = 20_000_000  # multiply-adds per block: bounds a block's nonzeros (~16 bytes each)
 

@@ -78,8 +78,9 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     train[train] = latest_per_user(liked.keep(train))
     table = top_neighbours(liked_matrix(liked.user[train], movie_idx[train], len(ids)))
     rows = write_item_neighbours(conn, context.version, ids, table)
+    context.item_similarity = table.as_matrix(len(ids))
     if len(sample.user):
-        context.metrics["holdout"] = _holdout(conn, sample, table.as_matrix(len(ids)), context)
+        context.metrics["holdout"] = _holdout(conn, sample, context.item_similarity, context)
     context.metrics["item_neighbours"] = {
         "rows": rows,
         "liked_pairs": int(train.sum()),

@@ -7,9 +7,13 @@ If it raises, the version is not written and the previous one keeps serving.
 """
 
 from scheduler.quality import item_knn_step
+from scheduler.user_lists import user_lists_step
 from scheduler.versions import WriteStep
 
 
 def default_write_steps() -> list[WriteStep]:
-    """The steps every run does; add a step here to make the job run it."""
-    return [item_knn_step]  # item_neighbours + metrics["holdout"] (evaluation engineer)
+    """The steps every run does, in order; add a step here to make the job run it."""
+    return [
+        item_knn_step,  # item_neighbours + metrics["holdout"]
+        user_lists_step,  # user_recommendations: the default ranking, precomputed (needs the above)
+    ]

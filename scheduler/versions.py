@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -16,7 +17,7 @@ from cinecluster.tables import (
     recluster_runs,
 )
 from scheduler.clustering import ClusterParams, FitResult, scaler_parameters
-from scheduler.copyio import copy_columns
+from scheduler.copyio import Column, copy_columns
 from scheduler.features import FeatureMatrix
 from scheduler.neighbours import Neighbours
 from scheduler.serialize import ModelBytes
@@ -38,6 +39,8 @@ class WriteContext:
     features: FeatureMatrix
     fit: FitResult
     metrics: dict[str, Any] = field(default_factory=dict)
+    # movie x neighbour co-rating similarities, set by the item-kNN step for the steps after it
+    item_similarity: sp.csr_matrix | None = None
 
 
 WriteStep = Callable[[Connection, WriteContext], None]
@@ -135,7 +138,8 @@ def write_version(
     return version
 
 
-PARTITIONED = ("movie_clusters", "movie_neighbours", "item_neighbours")  # LIST by version (0003, 0004)
+# LIST-partitioned by version (revisions 0003-0005)
+PARTITIONED = ("movie_clusters", "movie_neighbours", "item_neighbours", "user_recommendations")
 
 
 def partition_name(table: str, version: int) -> str:
@@ -147,7 +151,7 @@ def copy_partition(
     table: str,
     version: int,
     names: list[str],
-    columns: list[tuple[str, np.ndarray]],
+    columns: list[Column],
 ) -> None:
     """COPY into a fresh table, then ATTACH it: the parent's keys and foreign keys are checked by
     index builds and one set-based query each, not by a trigger call per row."""

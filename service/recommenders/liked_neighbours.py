@@ -2,22 +2,58 @@
 
 Chosen by the offline evaluation (docs/evaluation.md): NDCG@10 ~0.10 on the ml-latest-small
 temporal holdout, against 0.074 for popularity and 0.016 for the team's random pick.
-Per request, from the ratings (so a rating posted a second ago counts) and the active version:
+From the ratings and the active version:
   liked    = the user's ratings >= 4 or >= their own mean (the most recent PROFILE_CAP of them);
   score    = sum of item_neighbours.similarity from the liked movies, divided by the user's best
              + W_AFFINITY * share of the user's liked movies in the candidate's cluster
              + W_POPULARITY * ln(1 + ratings of the candidate), divided by the candidates' max.
 The cluster boost keeps the clusters as the explanation and costs no accuracy; the reason names
-the cluster and the liked movies the candidate comes from. When the neighbours run out (a user
+the cluster and the liked movie the candidate owes most to. When the neighbours run out (a user
 whose liked movies have no neighbours yet), the list continues with the most rated movies.
+A genre filter applies to the ranking (scores are normalised over all candidates first).
+
+Two ways to the same list:
+  stored - the recluster run ranked every user (scheduler/user_lists.py) into
+           user_recommendations with a fingerprint of their ratings; while the fingerprint
+           matches, a page is one row and n movie lookups (the common case: ~a pk lookup);
+  live   - the same formula in SQL, per request: for users who rated something since the run
+           (ratings count immediately), pages past the stored LIST_LENGTH, and new users.
+tests/service/test_api_stored_lists.py checks both give the same pages for every user.
 """
+
+from typing import Any
 
 from sqlalchemy import text
 
-from scheduler.item_knn import PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
+from cinecluster.ranking import CHECKSUM_SQL, PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
 from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
+
+# The stored list, only while the user's ratings match its fingerprint. Without a genre filter
+# only the page's positions are joined to movies (n lookups, not LIST_LENGTH).
+STORED = compile_sql(
+    text(
+        f"""
+    SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
+           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
+    FROM user_recommendations u
+    CROSS JOIN LATERAL unnest(u.movie_ids, u.scores, u.source_ids)
+        WITH ORDINALITY AS l(movie_id, score, source_id, position)
+    JOIN movies m ON m.movie_id = l.movie_id
+    LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
+    LEFT JOIN movies sm ON sm.movie_id = l.source_id
+    WHERE u.version = :version AND u.user_id = :user_id
+      AND (u.rating_count, u.ratings_checksum) =
+          (SELECT count(*)::int4, coalesce(sum({CHECKSUM_SQL}), 0)::int8
+           FROM ratings r WHERE r.user_id = :user_id)
+      AND (CAST(:genre AS text) IS NOT NULL OR l.position <= :offset + :n)
+      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
+    ORDER BY l.position
+    LIMIT :n OFFSET :offset
+    """
+    )
+)
 
 _CANDIDATES = """
     WITH liked AS (
@@ -33,15 +69,15 @@ _CANDIDATES = """
         JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
         GROUP BY mc.cluster
     ), candidates AS (
-        -- a numeric sum is exact in any order; a float one changed with the plan (prepared statements)
-        SELECT n.neighbour_id AS movie_id, sum(n.similarity::numeric)::float8 AS similarity,
-               (array_agg(n.movie_id ORDER BY n.similarity DESC, n.movie_id))[1:2] AS sources
+        -- exact in any order (float4 terms, see scheduler/user_lists.py), so plans cannot change it
+        SELECT n.neighbour_id AS movie_id, sum(n.similarity::float8) AS similarity,
+               (array_agg(n.movie_id ORDER BY n.similarity DESC, n.movie_id))[1] AS source_id
         FROM liked l
         JOIN item_neighbours n ON n.version = :version AND n.movie_id = l.movie_id
         WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = n.neighbour_id)
         GROUP BY n.neighbour_id
     ), scored AS (
-        SELECT c.movie_id, c.sources, mc.cluster, m.title, m.genres, coalesce(a.share, 0) AS share,
+        SELECT c.movie_id, c.source_id, mc.cluster, m.title, m.genres, coalesce(a.share, 0) AS share,
                c.similarity / max(c.similarity) OVER ()
                + :w_affinity * coalesce(a.share, 0)
                + :w_popularity * coalesce(ln(1 + coalesce(f.rating_count, 0))
@@ -52,18 +88,20 @@ _CANDIDATES = """
         LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = c.movie_id
         LEFT JOIN affinity a ON a.cluster = mc.cluster
         LEFT JOIN movie_features f ON f.movie_id = c.movie_id
-        WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
     )
 """
+_IN_GENRE = "(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (s.genres))"
 
 RANKED = compile_sql(
     text(
         _CANDIDATES
         + """
-    SELECT s.movie_id, s.title, s.genres, s.cluster, s.score, s.share,
-           ARRAY(SELECT sm.title FROM unnest(s.sources) WITH ORDINALITY AS src(id, i)
-                 JOIN movies sm ON sm.movie_id = src.id ORDER BY src.i) AS source_titles
+    SELECT s.movie_id, s.title, s.genres, s.cluster, s.score, s.share, sm.title AS source_title
     FROM scored s
+    LEFT JOIN movies sm ON sm.movie_id = s.source_id
+    WHERE """
+        + _IN_GENRE
+        + """
     ORDER BY s.score DESC, s.movie_id
     LIMIT :n OFFSET :offset
     """
@@ -71,7 +109,7 @@ RANKED = compile_sql(
     prepare=False,
 )
 
-COUNT = compile_sql(text(_CANDIDATES + "SELECT count(*) FROM scored"), prepare=False)
+COUNT = compile_sql(text(_CANDIDATES + "SELECT count(*) FROM scored s WHERE " + _IN_GENRE), prepare=False)
 
 # After the neighbours: the most rated movies the user has not rated and that are not candidates.
 POPULAR_REST = compile_sql(
@@ -93,8 +131,8 @@ POPULAR_REST = compile_sql(
 )
 
 
-def _reason(sources: list[str], cluster: int | None, share: float) -> str:
-    liked = " and ".join(sources) if sources else "movies you liked"
+def _reason(source: str | None, cluster: int | None, share: float) -> str:
+    liked = source or "movies you liked"
     where = f"cluster {cluster}" if cluster is not None else "no cluster yet"
     return f"liked by people who liked {liked}; {where} ({share:.0%} of your liked movies)"
 
@@ -109,6 +147,25 @@ def recommend(
     version: int,
     seed: int | None = None,
 ) -> list[Recommendation]:
+    """The stored list while it is current and long enough for the page; else the live ranking."""
+    page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
+    stored = ranked(fetch_all(conn, STORED, page))
+    if len(stored) == n:
+        return stored
+    return live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+
+
+def ranked(rows: list[Any]) -> list[Recommendation]:
+    return [
+        Recommendation.from_row(r, score=r.score, reason=_reason(r.source_title, r.cluster, float(r.share)))
+        for r in rows
+    ]
+
+
+def live(
+    conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+) -> list[Recommendation]:
+    """The ranking computed in SQL now, from the ratings as they are."""
     params = {
         "user_id": user_id,
         "version": version,
@@ -117,13 +174,7 @@ def recommend(
         "w_affinity": W_AFFINITY,
         "w_popularity": W_POPULARITY,
     }
-    rows = fetch_all(conn, RANKED, {**params, "n": n, "offset": offset})
-    result = [
-        Recommendation.from_row(
-            r, score=r.score, reason=_reason(list(r.source_titles), r.cluster, float(r.share))
-        )
-        for r in rows
-    ]
+    result = ranked(fetch_all(conn, RANKED, {**params, "n": n, "offset": offset}))
     if len(result) == n:
         return result
     # the neighbours ran out on this page: continue with the most rated movies

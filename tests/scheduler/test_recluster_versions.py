@@ -7,7 +7,7 @@ from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from cinecluster.errors import UserError
 from cinecluster.tables import model_versions, movie_clusters, recluster_runs
 from scheduler.job import run_recluster
-from scheduler.versions import WriteContext, activate, active_version, prune
+from scheduler.versions import PARTITIONED, WriteContext, activate, active_version, prune
 
 
 def _assignments(conn: Connection, version: int) -> dict[int, int]:
@@ -130,7 +130,9 @@ def test_keep_n_prunes_old_versions_but_never_the_active_one(engine: Engine) -> 
         activate(conn, 1)
         assert prune(conn, keep=1) == [2]
         assert list(conn.execute(select(model_versions.c.version).order_by("version")).scalars()) == [1, 3]
-        assert conn.execute(text("SELECT to_regclass('movie_clusters_v2')")).scalar() is None
+        for table in PARTITIONED:  # every per-version table drops its partition
+            assert conn.execute(text(f"SELECT to_regclass('{table}_v2')")).scalar() is None
+            assert conn.execute(text(f"SELECT to_regclass('{table}_v3')")).scalar() is not None
     result = run_recluster(engine, k=3, keep=2)
     assert result.version == 4  # numbers are never reused
     assert result.pruned == [1]

@@ -6,7 +6,8 @@ from api_helpers import auth, cluster_of, rated_by
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from scheduler.item_knn import W_AFFINITY, W_POPULARITY, rank_for_profiles
+from cinecluster.ranking import W_AFFINITY, W_POPULARITY
+from scheduler.item_knn import rank_for_profiles
 from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY
 
 USER = 1
