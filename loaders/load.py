@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, text
 
 from loaders.files import Kind, SourceFile, read_header
 from loaders.move import Mode, move
-from loaders.ratings import replace_clean_ratings
+from loaders.ratings import replace_clean_ratings, replace_plain_ratings
 from loaders.rules import DROPPED, DUPLICATE
 from loaders.stage import Reason, Stage, classify, drop_stage, stage_file
 from loaders.standardized import refuse_standardized
@@ -76,14 +76,29 @@ def load_files(
                     if source.kind != "movies":
                         conn.execute(text(f"TRUNCATE {source.kind}"))
             for source in sources:
-                stage = stage_file(conn, source, on_bytes)
-                summary.files.append(_load_one(conn, source, stage, mode))
-                drop_stage(conn, stage)
+                report = _load_plain(conn, source, mode, on_bytes)
+                if report is None:
+                    stage = stage_file(conn, source, on_bytes)
+                    report = _load_one(conn, source, stage, mode)
+                    drop_stage(conn, stage)
+                summary.files.append(report)
             if strict and summary.rejected_count:
                 raise _StrictRollback
     except _StrictRollback:
         summary.committed = False
     return summary
+
+
+def _load_plain(
+    conn: Connection, source: SourceFile, mode: Mode, on_bytes: Callable[[int], None]
+) -> FileReport | None:
+    """A plain, clean ratings file in replace mode, without staging; None: stage it instead."""
+    if source.kind != "ratings" or mode != "replace":
+        return None
+    loaded = replace_plain_ratings(conn, source, on_bytes)
+    if loaded is None:
+        return None
+    return FileReport(source.kind, str(source.path), loaded, loaded, loaded, 0)
 
 
 def _load_one(conn: Connection, source: SourceFile, stage: Stage, mode: Mode) -> FileReport:

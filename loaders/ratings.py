@@ -1,21 +1,79 @@
-"""The fast path for a replace-mode ratings load: the common case of a clean file.
+"""The fast paths for a replace-mode ratings load: the common case of a clean file.
 
-One plain INSERT ... SELECT from the typed staging table (no sort, no per-row key checks),
-then the primary key, the movie_id index and the foreign key are built once. If any row is
-bad, two rows share a (user, movie), or a movie is unknown, the index builds fail or the
-counts differ: everything rolls back to a savepoint and the caller takes the full path
-(classify with reasons, DISTINCT ON to keep the latest rating). Measured in docs/benchmarks.md.
+1. `replace_plain_ratings`: a file of plain lines (loaders/binrows.py) goes straight into the
+   emptied, unindexed `ratings` table with one binary COPY, no staging table at all.
+2. `replace_clean_ratings`: a staged file goes in with one plain INSERT ... SELECT (no sort,
+   no per-row key checks).
+Either way the primary key, the foreign key and the movie_id index are built once at the end.
+If any row is bad, two rows share a (user, movie), or a movie is unknown, the line check, the
+key builds or the counts fail: everything rolls back to a savepoint and the caller takes the
+next path, finally the full one (classify with reasons, DISTINCT ON to keep the latest
+rating). Measured in docs/benchmarks.md.
 """
+
+from collections.abc import Callable
 
 import psycopg
 from sqlalchemy import Connection, text
 
+from cinecluster.db import raw_connection
+from loaders.files import SourceFile
 from loaders.indexes import without_indexes
 from loaders.stage import Stage
+
+PLAIN_COLUMNS = ("user_id", "movie_id", "rating", "ts")  # the MovieLens header, in its order
+BLOCK_SIZE = 2 << 20  # bytes per conversion: numpy temporaries stay well under 100 MB
+_HEADER_LIMIT = 64 * 1024
+_KEY_ERRORS = (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation)
 
 
 class _NotClean(Exception):
     pass
+
+
+def replace_plain_ratings(
+    conn: Connection, source: SourceFile, on_bytes: Callable[[int], None]
+) -> int | None:
+    """Rows loaded if the file is plain and clean; None (nothing changed, no net progress) otherwise."""
+    if source.columns != PLAIN_COLUMNS:
+        return None
+    from loaders import binrows  # numpy: imported only when a ratings file is loaded
+
+    sent = 0
+    try:
+        with conn.begin_nested():
+            conn.execute(text("TRUNCATE ratings"))  # a fresh heap: a rollback leaves no dead rows behind
+            with without_indexes(conn, "ratings"):
+                pg = raw_connection(conn)
+                statement = "COPY ratings (user_id, movie_id, rating, ts) FROM STDIN (FORMAT binary)"
+                rows = 0
+                with source.path.open("rb") as stream, pg.cursor() as cursor, cursor.copy(statement) as copy:
+                    header = stream.readline(_HEADER_LIMIT)  # checked by read_header
+                    if not header.endswith(b"\n"):
+                        raise _NotClean
+                    sent += len(header)
+                    on_bytes(len(header))
+                    copy.write(binrows.HEADER)
+                    rest = b""
+                    while block := stream.read(BLOCK_SIZE):
+                        block = rest + block
+                        cut = block.rfind(b"\n") + 1
+                        rest = block[cut:]
+                        encoded = binrows.encode(block[:cut])
+                        if encoded is None:
+                            raise _NotClean
+                        copy.write(encoded)
+                        rows += len(encoded) // binrows.ROW.itemsize
+                        sent += len(block) - len(rest)
+                        on_bytes(len(block) - len(rest))
+                    if rest:  # a last line without a line break: the general path names it
+                        raise _NotClean
+                    copy.write(binrows.TRAILER)
+            # leaving without_indexes built the keys: a duplicate or an unknown movie raised there
+    except (_NotClean, *_KEY_ERRORS):
+        on_bytes(-sent)  # the general path reads the file again
+        return None
+    return rows
 
 
 def replace_clean_ratings(conn: Connection, stage: Stage) -> int | None:
@@ -39,6 +97,6 @@ def replace_clean_ratings(conn: Connection, stage: Stage) -> int | None:
                 if inserted != stage.rows:
                     raise _NotClean
             # leaving without_indexes built the keys: a duplicate or an unknown movie raised there
-    except (_NotClean, psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation):
+    except (_NotClean, *_KEY_ERRORS):
         return None
     return inserted

@@ -11,7 +11,6 @@ from types import FrameType
 import typer
 from sqlalchemy.exc import OperationalError
 
-from cinecluster.cli import demo_steps
 from cinecluster.cli.app import app
 from cinecluster.errors import UserError
 
@@ -74,6 +73,9 @@ def demo(
 
 
 def _run(data: Path | None, synthetic: bool, host: str, port: int) -> None:
+    # imported here: alembic, the demo's tables and data helpers cost every other command ~0.5 s
+    from cinecluster.cli import demo_steps
+
     started = time.perf_counter()
     try:
         url, where = demo_steps.database_url()
