@@ -74,6 +74,7 @@ OURS = [
     ("/recommend/movie/{id}?n=5, async twin", "/bench/async/recommend/movie/", "movie", "?n=5"),
     ("/recommend/user/{id}?n=5, def (served)", "/recommend/user/", "user", "?n=5"),
     ("/recommend/user/{id}?n=5, async twin", "/bench/async/recommend/user/", "user", "?n=5"),
+    ("/recommend/user/{id}?n=5, live SQL (rated since run)", "/bench/live/recommend/user/", "user", "?n=5"),
     ("/recommend/user/{id}?n=5&strategy=cluster, def", "/recommend/user/", "user", "?n=5&strategy=cluster"),
 ]
 NOTES = """How to read it: "vs pk lookup" divides by the primary-key lookup on the same app in the

@@ -7,6 +7,9 @@
   /bench/async/movie/{id}, /bench/async/recommend/movie/{id}, /bench/async/recommend/user/{id}
                             our three hot endpoints as `async def` on the async pool, running the
                             very same compiled SQL as the real (`def`) routes: sync vs async.
+  /bench/live/recommend/user/{id}
+                            the default user ranking computed live in SQL, as for a user who rated
+                            since the last recluster (the real route serves the stored list).
 Started by benchmarks/api.py: `uvicorn --factory benchmarks.api_app:bench_app`.
 """
 
@@ -23,17 +26,34 @@ from cinecluster.db import libpq_url
 from cinecluster.ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from cinecluster.settings import get_settings
 from service.app import create_app
-from service.dependencies import DbDep
+from service.dependencies import DbDep, user_or_404
 from service.errors import not_found
 from service.queries.movies import GET_MOVIE, to_record
 from service.queries.users import GET_USER
-from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY, liked_neighbours, neighbours
+from service.recommenders import (
+    DEFAULT_MOVIE_STRATEGY,
+    DEFAULT_STRATEGY,
+    Recommendation,
+    liked_neighbours,
+    neighbours,
+)
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut, join_genres
 from service.schemas.recommend import RecommendationOut
 from service.sql import Query
 
 PK = "SELECT title FROM movies WHERE movie_id = %(id)s"
+
+
+def _out(r: Recommendation) -> RecommendationOut:
+    return RecommendationOut(
+        movieId=r.movie_id,
+        title=r.title,
+        genres=join_genres(r.genres),
+        cluster=r.cluster,
+        score=r.score,
+        reason=r.reason,
+    )
 
 
 async def _rows(request: Request, query: Query, params: dict[str, Any]) -> list[Any]:
@@ -107,8 +127,8 @@ def bench_app() -> FastAPI:
         rows = await _rows(
             request,
             similar_sql[DEFAULT_MOVIE_STRATEGY],
-            # like the real route: the whole neighbour list, then the page
-            {"movie_id": movie_id, "version": movie[0].version, "genre": None, "n": 50, "offset": 0},
+            # like the real route: the page only (it reads the whole list only when the page runs out)
+            {"movie_id": movie_id, "version": movie[0].version, "genre": None, "n": n, "offset": 0},
         )
         return [
             RecommendationOut(
@@ -119,7 +139,7 @@ def bench_app() -> FastAPI:
                 score=None,
                 reason="",
             )
-            for r in rows[:n]
+            for r in rows
         ]
 
     @app.get(
@@ -132,30 +152,23 @@ def bench_app() -> FastAPI:
         user = await _rows(request, GET_USER, {"user_id": user_id})
         if not user or not user[0].known:
             raise not_found("User")
-        rows = await _rows(
-            request,
-            liked_neighbours.RANKED,
-            {
-                "user_id": user_id,
-                "version": user[0].version,
-                "genre": None,
-                "cap": PROFILE_CAP,
-                "w_affinity": W_AFFINITY,
-                "w_popularity": W_POPULARITY,
-                "n": n,
-                "offset": 0,
-            },
-        )
-        return [
-            RecommendationOut(
-                movieId=r.movie_id,
-                title=r.title,
-                genres=join_genres(list(r.genres)),
-                cluster=r.cluster,
-                score=round(float(r.score), 6),
-                reason=liked_neighbours._reason(list(r.source_titles), r.cluster, float(r.share)),
-            )
-            for r in rows
-        ]
+        page = {"user_id": user_id, "version": user[0].version, "genre": None, "n": n, "offset": 0}
+        recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.STORED, page))
+        if len(recs) < n:  # not stored or out of date: the live ranking (as the real route)
+            live = {**page, "cap": PROFILE_CAP, "w_affinity": W_AFFINITY, "w_popularity": W_POPULARITY}
+            recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.RANKED, live))
+        return [_out(r) for r in recs]
+
+    @app.get(
+        "/bench/live/recommend/user/{user_id}",
+        response_model=list[RecommendationOut],
+        include_in_schema=False,
+    )
+    def user_live(user_id: int, db: DbDep, n: int = 5) -> list[RecommendationOut]:
+        """The live SQL ranking only: what a user who rated since the last run gets."""
+        with db.connection() as conn:
+            user = user_or_404(conn, user_id)
+            recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
+        return [_out(r) for r in recs]
 
     return app

@@ -204,6 +204,15 @@ SIMILAR = compile_sql(
 )
 
 
+def _co_liked(rows: list[Any]) -> list[Recommendation]:
+    return [
+        Recommendation.from_row(
+            r, score=r.similarity, reason=f"liked by {r.co_likes} of the same users; cluster {r.cluster}"
+        )
+        for r in rows
+    ]
+
+
 def similar(
     conn: DbConnection,
     movie_id: int,
@@ -222,15 +231,10 @@ def similar(
     or a deep page runs out), the list continues with the in-cluster `neighbours` strategy.
     """
     params = {"version": version, "movie_id": movie_id, "genre": genre}
-    everything = [
-        Recommendation.from_row(
-            r, score=r.similarity, reason=f"liked by {r.co_likes} of the same users; cluster {r.cluster}"
-        )
-        for r in fetch_all(conn, SIMILAR, {**params, "n": TOP_N, "offset": 0})
-    ]
-    page = everything[offset : offset + n]
-    if len(page) == n:
+    page = _co_liked(fetch_all(conn, SIMILAR, {**params, "n": n, "offset": offset}))
+    if len(page) == n:  # the common case: n rows joined, not the whole list
         return page
+    everything = _co_liked(fetch_all(conn, SIMILAR, {**params, "n": TOP_N, "offset": 0}))
     # continue with the in-cluster list, skipping movies already listed above
     listed = {r.movie_id for r in everything}
     skip = max(0, offset - len(everything))
