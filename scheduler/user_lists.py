@@ -84,8 +84,8 @@ def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
     unknown = ids[movie] != movie_id if len(ids) else np.ones(len(movie), dtype=bool)
     movie[unknown] = 0  # such users are not stored: the API ranks them live
     return Ratings(
-        user=user,
-        movie=movie,
+        user=user.astype(np.int32),
+        movie=movie.astype(np.int32),
         half_stars=rows["half_stars"][order].astype(np.int64),
         seconds=np.floor_divide(micros, 1_000_000),
         starts=starts,
@@ -95,7 +95,8 @@ def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
 
 def checksums(ratings: Ratings, ids: np.ndarray) -> np.ndarray:
     """Per user: the sum of cinecluster.ranking.CHECKSUM_SQL over their ratings (SQL's % truncates)."""
-    term = ids[ratings.movie] * MOVIE_FACTOR + ratings.half_stars * RATING_FACTOR + ratings.seconds
+    term = ids[ratings.movie].astype(np.int64) * MOVIE_FACTOR + ratings.half_stars * RATING_FACTOR
+    term += ratings.seconds
     return _per_user_sum(np.fmod(term, CHECKSUM_MODULUS), ratings.starts)
 
 
