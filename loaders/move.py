@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, text
 
+from loaders.cascade import delete_absent_movies
 from loaders.files import SourceFile
 from loaders.indexes import without_indexes
 from loaders.rules import reason_sql
@@ -86,11 +87,7 @@ def _movies(conn: Connection, stage: str, where: str, mode: Mode) -> Moved:
             """
         )
     )
-    deleted = 0
-    if mode == "replace":
-        deleted = conn.execute(
-            text("DELETE FROM movies WHERE movie_id NOT IN (SELECT movie_id FROM clean_movies)")
-        ).rowcount
+    deleted = delete_absent_movies(conn, "clean_movies") if mode == "replace" else 0
     upserted = conn.execute(
         text(
             """
