@@ -25,6 +25,8 @@ PLAIN_COLUMNS = ("user_id", "movie_id", "rating", "ts")  # the MovieLens header,
 BLOCK_SIZE = 2 << 20  # bytes per conversion: numpy temporaries stay well under 100 MB
 _HEADER_LIMIT = 64 * 1024
 _KEY_ERRORS = (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation)
+# FREEZE refused (a cursor or an older snapshot held in this transaction): take the general path
+_FREEZE_REFUSED = psycopg.errors.ObjectNotInPrerequisiteState
 
 
 class _NotClean(Exception):
@@ -45,7 +47,9 @@ def replace_plain_ratings(
             conn.execute(text("TRUNCATE ratings"))  # a fresh heap: a rollback leaves no dead rows behind
             with without_indexes(conn, "ratings"):
                 pg = raw_connection(conn)
-                statement = "COPY ratings (user_id, movie_id, rating, ts) FROM STDIN (FORMAT binary)"
+                # FREEZE (allowed: truncated in this subtransaction): rows written frozen and pages
+                # all-visible, so the key builds and the first readers do not set hint bits later
+                statement = "COPY ratings (user_id, movie_id, rating, ts) FROM STDIN (FORMAT binary, FREEZE)"
                 rows = 0
                 with source.path.open("rb") as stream, pg.cursor() as cursor, cursor.copy(statement) as copy:
                     header = stream.readline(_HEADER_LIMIT)  # checked by read_header
@@ -70,7 +74,7 @@ def replace_plain_ratings(
                         raise _NotClean
                     copy.write(binrows.TRAILER)
             # leaving without_indexes built the keys: a duplicate or an unknown movie raised there
-    except (_NotClean, *_KEY_ERRORS):
+    except (_NotClean, _FREEZE_REFUSED, *_KEY_ERRORS):
         on_bytes(-sent)  # the general path reads the file again
         return None
     return rows
