@@ -156,7 +156,7 @@ def bench_app() -> FastAPI:
         recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.STORED, page))
         if len(recs) < n:  # not stored or out of date: the live ranking (as the real route)
             live = {**page, "cap": PROFILE_CAP, "w_affinity": W_AFFINITY, "w_popularity": W_POPULARITY}
-            recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.RANKED, live))
+            recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.RANKED[False], live))
         return [_out(r) for r in recs]
 
     @app.get(

@@ -366,6 +366,18 @@ item_neighbours = Table(
         nullable=False,
         comment="Users who liked both (rating >= 4 or >= their own mean), over each user's latest 200 liked.",
     ),
+    Column(
+        "neighbour_cluster",
+        SmallInteger,
+        nullable=False,
+        comment="Cluster of neighbour_id in this version (copied from movie_clusters).",
+    ),
+    Column(
+        "neighbour_log_pop",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
+    ),
     comment=(
         "Top-50 co-rating neighbours of each movie over all users' liked ratings, per model version;"
         " the default /recommend/user ranking (liked_neighbours) reads it."

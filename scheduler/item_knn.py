@@ -162,13 +162,32 @@ def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N) -> ItemNeighbours:
     return ItemNeighbours(movie, rank, neighbour, similarity, co_likes)
 
 
-def write_item_neighbours(conn: Connection, version: int, ids: np.ndarray, table: ItemNeighbours) -> int:
-    """COPY the table for `version` (ids[i] = movie id of index i) inside the caller's transaction."""
+def write_item_neighbours(
+    conn: Connection,
+    version: int,
+    ids: np.ndarray,
+    table: ItemNeighbours,
+    labels: np.ndarray,
+    log_pop: np.ndarray,
+) -> int:
+    """COPY the table for `version` (ids[i] = movie id of index i) inside the caller's transaction.
+
+    Each row also carries its neighbour's cluster (`labels`) and ln(1 + ratings) (`log_pop`, as
+    PostgreSQL computed it: see log_popularity), which the live ranking needs per candidate."""
     copy_partition(
         conn,
         "item_neighbours",
         version,
-        ["version", "movie_id", "rank", "neighbour_id", "similarity", "co_likes"],
+        [
+            "version",
+            "movie_id",
+            "rank",
+            "neighbour_id",
+            "similarity",
+            "co_likes",
+            "neighbour_cluster",
+            "neighbour_log_pop",
+        ],
         [
             ("int4", np.full(len(table.movie), version)),
             ("int4", ids[table.movie]),
@@ -176,9 +195,25 @@ def write_item_neighbours(conn: Connection, version: int, ids: np.ndarray, table
             ("int4", ids[table.neighbour]),
             ("float4", table.similarity),
             ("int4", table.co_likes),
+            ("int2", labels[table.neighbour]),
+            ("float8", log_pop[table.neighbour]),
         ],
     )
     return len(table.movie)
+
+
+_LOG_POPULARITY = text("SELECT movie_id, ln(1 + rating_count) AS log_pop FROM movie_features")
+
+
+def log_popularity(conn: Connection, ids: np.ndarray) -> np.ndarray:
+    """ln(1 + rating_count) per movie index (0 without features), computed by PostgreSQL: the
+    live SQL ranking uses these very values, and numpy's log may differ in the last bit."""
+    values = np.zeros(len(ids))
+    rows = conn.execute(_LOG_POPULARITY).all()
+    if rows:
+        movie_id = np.array([r.movie_id for r in rows], dtype=np.int64)
+        values[np.searchsorted(ids, movie_id)] = [r.log_pop for r in rows]
+    return values
 
 
 def rank_for_profiles(

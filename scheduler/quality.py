@@ -28,6 +28,7 @@ from scheduler.item_knn import (
     fetch_liked,
     latest_per_user,
     liked_matrix,
+    log_popularity,
     rank_for_profiles,
     top_neighbours,
     write_item_neighbours,
@@ -77,7 +78,8 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     train = ~np.isin(_pair_key(liked.user, movie_idx), hidden)
     train[train] = latest_per_user(liked.keep(train))
     table = top_neighbours(liked_matrix(liked.user[train], movie_idx[train], len(ids)))
-    rows = write_item_neighbours(conn, context.version, ids, table)
+    log_pop = log_popularity(conn, ids)
+    rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
     context.item_similarity = table.as_matrix(len(ids))
     if len(sample.user):
         context.metrics["holdout"] = _holdout(conn, sample, context.item_similarity, context)

@@ -38,6 +38,7 @@ from cinecluster.ranking import (
     W_POPULARITY,
 )
 from scheduler.copyio import Ragged
+from scheduler.item_knn import log_popularity
 from scheduler.versions import WriteContext, copy_partition
 
 BLOCK_PROFILE = 100_000  # profile entries per block (x ~50 neighbours each)
@@ -52,7 +53,6 @@ _PACKED_RATINGS = text(
     GROUP BY user_id / 1024
     """
 )
-_LOG_POPULARITY = text("SELECT movie_id, ln(1 + rating_count) AS log_pop FROM movie_features")
 
 
 @dataclass
@@ -292,16 +292,6 @@ def _top_sources(row: np.ndarray, movie: np.ndarray, block: _Block, scratch: _Sc
     best = np.zeros(len(row), dtype=np.int64)
     np.maximum.at(best, slots, codes)
     return np.int64(2**31 - 1) - (best & np.int64(2**32 - 1))
-
-
-def log_popularity(conn: Connection, ids: np.ndarray) -> np.ndarray:
-    """ln(1 + rating_count) per movie index, computed by PostgreSQL (as the live SQL does)."""
-    values = np.zeros(len(ids))
-    rows = conn.execute(_LOG_POPULARITY).all()
-    if rows:
-        movie_id = np.array([r.movie_id for r in rows], dtype=np.int64)
-        values[np.searchsorted(ids, movie_id)] = [r.log_pop for r in rows]
-    return values
 
 
 def user_lists_step(conn: Connection, context: WriteContext) -> None:

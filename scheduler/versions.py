@@ -1,5 +1,6 @@
 """Model versions: write one in ONE transaction, flip the active one, roll back, prune."""
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,8 @@ def write_version(
     data_counts: dict[str, int],
     steps: Sequence[WriteStep] = (),
 ) -> int:
-    """Write every row of a new version and make it active; the caller owns the transaction."""
+    """Write every row of a new version, not yet active; the caller owns the transaction and
+    activates the version after the commit (scheduler/job.py: why in a second transaction)."""
     version = next_version(conn)
     spec = features.spec
     conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # index builds on attach
@@ -134,7 +136,6 @@ def write_version(
         conn.execute(
             update(model_versions).where(model_versions.c.version == version).values(metrics=context.metrics)
         )
-    _set_active(conn, version)
     return version
 
 
@@ -164,7 +165,37 @@ def copy_partition(
     # version (tests/scheduler/test_recluster_concurrency.py caught it); autovacuum analyzes later.
 
 
-def _set_active(conn: Connection, version: int) -> None:
+def wait_for_older_transactions(conn: Connection, timeout: float = 5.0) -> bool:
+    """Wait (bounded) until no other session of this database is in a transaction begun before
+    this call; False on timeout. See scheduler/job.py for why activation waits for them.
+    Leaves `conn` outside any transaction."""
+    since = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    older = text(
+        """
+        SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < :since
+        """
+    )
+    deadline = time.monotonic() + timeout
+    while conn.execute(older, {"since": since}).scalar_one():
+        conn.rollback()
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)  # polling a system view: PostgreSQL has no "wait for old snapshots" call
+    conn.rollback()
+    return True
+
+
+def analyze_version(conn: Connection, version: int) -> None:
+    """ANALYZE the version's partitions and the rebuilt movie_features (after the commit)."""
+    for table in (*PARTITIONED, "movie_features"):
+        name = partition_name(table, version) if table in PARTITIONED else table
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": name}).scalar() is not None:
+            conn.execute(text(f"ANALYZE {name}"))
+
+
+def set_active(conn: Connection, version: int) -> None:
+    """Serve `version` from now on: one UPDATE, so readers switch atomically."""
     stmt = pg_insert(active_model).values(singleton=True, version=version)
     conn.execute(
         stmt.on_conflict_do_update(
@@ -184,7 +215,7 @@ def activate(conn: Connection, version: int) -> None:
     if exists.scalar_one_or_none() is None:
         kept = ", ".join(str(v) for v in list_version_numbers(conn)) or "none"
         raise UserError(f"model version {version} does not exist (kept versions: {kept})")
-    _set_active(conn, version)
+    set_active(conn, version)
 
 
 def list_version_numbers(conn: Connection) -> list[int]:

@@ -7,6 +7,11 @@ the ratings it was computed from. The API serves a row only while the user's rat
 the fingerprint; a user who rated anything since gets the same ranking computed live. LIST-
 partitioned by version like item_neighbours (0004): pruning a version drops its partition.
 
+item_neighbours also gains the neighbour's cluster and ln(1 + its ratings), so the live
+ranking aggregates one table and looks movies up only for the page (it joined movies,
+movie_clusters and movie_features for every candidate: thousands of lookups per request).
+Existing versions are backfilled from their own movie_clusters and the current movie_features.
+
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29
@@ -40,6 +45,12 @@ COLUMN_COMMENTS = {
 }
 
 
+NEIGHBOUR_COLUMN_COMMENTS = {
+    "neighbour_cluster": "Cluster of neighbour_id in this version (copied from movie_clusters).",
+    "neighbour_log_pop": "ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
+}
+
+
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -64,6 +75,26 @@ def upgrade() -> None:
     for column, comment in COLUMN_COMMENTS.items():
         op.execute(f"COMMENT ON COLUMN user_recommendations.{column} IS {_literal(comment)}")
 
+    op.execute(
+        "ALTER TABLE item_neighbours ADD COLUMN neighbour_cluster smallint,"
+        " ADD COLUMN neighbour_log_pop double precision"
+    )
+    op.execute("""
+        UPDATE item_neighbours n
+        SET neighbour_cluster = mc.cluster,
+            neighbour_log_pop = ln(1 + coalesce(
+                (SELECT f.rating_count FROM movie_features f WHERE f.movie_id = n.neighbour_id), 0))
+        FROM movie_clusters mc
+        WHERE mc.version = n.version AND mc.movie_id = n.neighbour_id
+    """)
+    op.execute(
+        "ALTER TABLE item_neighbours ALTER COLUMN neighbour_cluster SET NOT NULL,"
+        " ALTER COLUMN neighbour_log_pop SET NOT NULL"
+    )
+    for column, comment in NEIGHBOUR_COLUMN_COMMENTS.items():
+        op.execute(f"COMMENT ON COLUMN item_neighbours.{column} IS {_literal(comment)}")
+
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE item_neighbours DROP COLUMN neighbour_cluster, DROP COLUMN neighbour_log_pop")
     op.execute("DROP TABLE user_recommendations")

@@ -55,6 +55,8 @@ STORED = compile_sql(
     )
 )
 
+# The live ranking. item_neighbours carries each neighbour's cluster and ln(1 + ratings), so
+# the candidates are ranked from one table; movies are looked up only for the page.
 _CANDIDATES = """
     WITH liked AS (
         SELECT r.movie_id
@@ -68,48 +70,74 @@ _CANDIDATES = """
         FROM liked l
         JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
         GROUP BY mc.cluster
-    ), candidates AS (
-        -- exact in any order (float4 terms, see scheduler/user_lists.py), so plans cannot change it
-        SELECT n.neighbour_id AS movie_id, sum(n.similarity::float8) AS similarity,
-               (array_agg(n.movie_id ORDER BY n.similarity DESC, n.movie_id))[1] AS source_id
+    ), expanded AS MATERIALIZED (
+        SELECT n.neighbour_id, n.movie_id AS source_id, n.similarity, n.neighbour_cluster,
+               n.neighbour_log_pop
         FROM liked l
         JOIN item_neighbours n ON n.version = :version AND n.movie_id = l.movie_id
         WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = n.neighbour_id)
-        GROUP BY n.neighbour_id
+    ), candidates AS (
+        -- exact in any order (float4 terms, see scheduler/user_lists.py), so plans cannot change it
+        SELECT e.neighbour_id AS movie_id, sum(e.similarity::float8) AS similarity,
+               min(e.neighbour_cluster) AS cluster, min(e.neighbour_log_pop) AS log_pop
+        FROM expanded e
+        GROUP BY e.neighbour_id
     ), scored AS (
-        SELECT c.movie_id, c.source_id, mc.cluster, m.title, m.genres, coalesce(a.share, 0) AS share,
+        SELECT c.movie_id, c.cluster, coalesce(a.share, 0) AS share,
                c.similarity / max(c.similarity) OVER ()
                + :w_affinity * coalesce(a.share, 0)
-               + :w_popularity * coalesce(ln(1 + coalesce(f.rating_count, 0))
-                                          / nullif(max(ln(1 + coalesce(f.rating_count, 0))) OVER (), 0), 0)
-                 AS score
+               + :w_popularity * coalesce(c.log_pop / nullif(max(c.log_pop) OVER (), 0), 0) AS score
         FROM candidates c
-        JOIN movies m ON m.movie_id = c.movie_id
-        LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = c.movie_id
-        LEFT JOIN affinity a ON a.cluster = mc.cluster
-        LEFT JOIN movie_features f ON f.movie_id = c.movie_id
+        LEFT JOIN affinity a ON a.cluster = c.cluster
     )
 """
-_IN_GENRE = "(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (s.genres))"
 
-RANKED = compile_sql(
+# The page, then movies for it only; with a genre, every candidate's genres are needed first.
+_PAGE = {
+    False: """
+    , page AS (
+        SELECT s.*, m.title, m.genres
+        FROM (SELECT * FROM scored ORDER BY score DESC, movie_id LIMIT :n OFFSET :offset) s
+        JOIN movies m ON m.movie_id = s.movie_id
+    )""",
+    True: """
+    , page AS (
+        SELECT s.*, m.title, m.genres
+        FROM scored s
+        JOIN movies m ON m.movie_id = s.movie_id
+        WHERE CAST(:genre AS text) = ANY (m.genres)
+        ORDER BY s.score DESC, s.movie_id
+        LIMIT :n OFFSET :offset
+    )""",
+}
+_SOURCES_AND_TITLES = """
+    , sources AS (  -- the liked movie each page item owes most to
+        SELECT DISTINCT ON (e.neighbour_id) e.neighbour_id, e.source_id
+        FROM expanded e
+        JOIN page p ON p.movie_id = e.neighbour_id
+        ORDER BY e.neighbour_id, e.similarity DESC, e.source_id
+    )
+    SELECT p.movie_id, p.title, p.genres, p.cluster, p.score, p.share, sm.title AS source_title
+    FROM page p
+    LEFT JOIN sources so ON so.neighbour_id = p.movie_id
+    LEFT JOIN movies sm ON sm.movie_id = so.source_id
+    ORDER BY p.score DESC, p.movie_id
+"""
+RANKED = {
+    with_genre: compile_sql(text(_CANDIDATES + page + _SOURCES_AND_TITLES), prepare=False)
+    for with_genre, page in _PAGE.items()
+}
+
+COUNT = compile_sql(
     text(
         _CANDIDATES
         + """
-    SELECT s.movie_id, s.title, s.genres, s.cluster, s.score, s.share, sm.title AS source_title
-    FROM scored s
-    LEFT JOIN movies sm ON sm.movie_id = s.source_id
-    WHERE """
-        + _IN_GENRE
-        + """
-    ORDER BY s.score DESC, s.movie_id
-    LIMIT :n OFFSET :offset
+    SELECT count(*) FROM scored s JOIN movies m ON m.movie_id = s.movie_id
+    WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
     """
     ),
     prepare=False,
 )
-
-COUNT = compile_sql(text(_CANDIDATES + "SELECT count(*) FROM scored s WHERE " + _IN_GENRE), prepare=False)
 
 # After the neighbours: the most rated movies the user has not rated and that are not candidates.
 POPULAR_REST = compile_sql(
@@ -174,7 +202,7 @@ def live(
         "w_affinity": W_AFFINITY,
         "w_popularity": W_POPULARITY,
     }
-    result = ranked(fetch_all(conn, RANKED, {**params, "n": n, "offset": offset}))
+    result = ranked(fetch_all(conn, RANKED[genre is not None], {**params, "n": n, "offset": offset}))
     if len(result) == n:
         return result
     # the neighbours ran out on this page: continue with the most rated movies
