@@ -1,8 +1,9 @@
 """The Alembic revisions own the schema: they match the metadata, comment everything, downgrade."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from cinecluster import migrate
 from cinecluster.tables import metadata
@@ -71,3 +72,27 @@ def test_rating_constraint_rejects_off_grid_values(engine: Engine) -> None:
     for bad in (0.0, 5.5, 3.3):
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(text("INSERT INTO ratings VALUES (1, 1, :r, now())"), {"r": bad})
+
+
+def test_0005_backfills_the_neighbour_columns_of_existing_versions(clustered_db_url: str) -> None:
+    """A database clustered before 0005 keeps serving: its item_neighbours rows get the
+    neighbour's cluster and ln(1 + ratings) from the version's own tables."""
+    engine = create_engine(clustered_db_url)
+    try:
+        with engine.connect() as conn:
+            written = conn.execute(
+                text("SELECT count(*), sum(neighbour_cluster), sum(neighbour_log_pop) FROM item_neighbours")
+            ).one()
+        assert written[0] > 100_000
+        migrate.downgrade(engine, "0004")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT to_regclass('user_recommendations')")).scalar() is None
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            backfilled = conn.execute(
+                text("SELECT count(*), sum(neighbour_cluster), sum(neighbour_log_pop) FROM item_neighbours")
+            ).one()
+    finally:
+        engine.dispose()
+    assert backfilled[:2] == written[:2]
+    assert backfilled[2] == pytest.approx(written[2], rel=1e-12)
