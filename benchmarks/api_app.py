@@ -35,7 +35,6 @@ from service.recommenders import (
     DEFAULT_STRATEGY,
     Recommendation,
     liked_neighbours,
-    neighbours,
 )
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut, join_genres
@@ -113,34 +112,19 @@ def bench_app() -> FastAPI:
             raise not_found("Movie")
         return movie_out(to_record(rows[0]))
 
-    similar_sql = {"co_liked": liked_neighbours.SIMILAR, "neighbours": neighbours.NEIGHBOURS}
-
     @app.get(
         "/bench/async/recommend/movie/{movie_id}",
         response_model=list[RecommendationOut],
         include_in_schema=False,
     )
     async def similar_async(movie_id: int, request: Request, n: int = 5) -> list[RecommendationOut]:
-        movie = await _rows(request, GET_MOVIE, {"movie_id": movie_id})
-        if not movie:
+        """The real route's hot path (one statement); a short list is served but not padded."""
+        assert DEFAULT_MOVIE_STRATEGY == "co_liked", "the async variant mirrors co_liked"
+        page = {"movie_id": movie_id, "genre": None, "n": n, "offset": 0}
+        rows = await _rows(request, liked_neighbours.SIMILAR_ACTIVE, page)
+        if not rows and not await _rows(request, GET_MOVIE, {"movie_id": movie_id}):
             raise not_found("Movie")
-        rows = await _rows(
-            request,
-            similar_sql[DEFAULT_MOVIE_STRATEGY],
-            # like the real route: the page only (it reads the whole list only when the page runs out)
-            {"movie_id": movie_id, "version": movie[0].version, "genre": None, "n": n, "offset": 0},
-        )
-        return [
-            RecommendationOut(
-                movieId=r.movie_id,
-                title=r.title,
-                genres=join_genres(list(r.genres)),
-                cluster=r.cluster,
-                score=None,
-                reason="",
-            )
-            for r in rows
-        ]
+        return [_out(r) for r in liked_neighbours.co_liked(rows)]
 
     @app.get(
         "/bench/async/recommend/user/{user_id}",
@@ -148,14 +132,21 @@ def bench_app() -> FastAPI:
         include_in_schema=False,
     )
     async def user_async(user_id: int, request: Request, n: int = 5) -> list[RecommendationOut]:
+        """The real route's hot path (one statement), else the live ranking after a user check."""
         assert DEFAULT_STRATEGY == "liked_neighbours", "the async variant mirrors liked_neighbours"
-        user = await _rows(request, GET_USER, {"user_id": user_id})
-        if not user or not user[0].known:
-            raise not_found("User")
-        page = {"user_id": user_id, "version": user[0].version, "genre": None, "n": n, "offset": 0}
-        recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.STORED, page))
+        page = {"user_id": user_id, "genre": None, "n": n, "offset": 0}
+        recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.STORED_ACTIVE, page))
         if len(recs) < n:  # not stored or out of date: the live ranking (as the real route)
-            live = {**page, "cap": PROFILE_CAP, "w_affinity": W_AFFINITY, "w_popularity": W_POPULARITY}
+            user = await _rows(request, GET_USER, {"user_id": user_id})
+            if not user or not user[0].known:
+                raise not_found("User")
+            live = {
+                **page,
+                "version": user[0].version,
+                "cap": PROFILE_CAP,
+                "w_affinity": W_AFFINITY,
+                "w_popularity": W_POPULARITY,
+            }
             recs = liked_neighbours.ranked(await _rows(request, liked_neighbours.RANKED[False], live))
         return [_out(r) for r in recs]
 

@@ -31,19 +31,19 @@ from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
 
 # The stored list, only while the user's ratings match its fingerprint. Without a genre filter
-# only the page's positions are joined to movies (n lookups, not LIST_LENGTH).
-STORED = compile_sql(
-    text(
-        f"""
+# only the page's positions are joined to movies (n lookups, not LIST_LENGTH). {version} is the
+# version parameter, or the active version looked up in the same statement (the hot path:
+# one round trip per request).
+_STORED = f"""
     SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
            coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
     FROM user_recommendations u
     CROSS JOIN LATERAL unnest(u.movie_ids, u.scores, u.source_ids)
         WITH ORDINALITY AS l(movie_id, score, source_id, position)
     JOIN movies m ON m.movie_id = l.movie_id
-    LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
+    LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
     LEFT JOIN movies sm ON sm.movie_id = l.source_id
-    WHERE u.version = :version AND u.user_id = :user_id
+    WHERE u.version = {{version}} AND u.user_id = :user_id
       AND (u.rating_count, u.ratings_checksum) =
           (SELECT count(*)::int4, coalesce(sum({CHECKSUM_SQL}), 0)::int8
            FROM ratings r WHERE r.user_id = :user_id)
@@ -51,9 +51,10 @@ STORED = compile_sql(
       AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
     ORDER BY l.position
     LIMIT :n OFFSET :offset
-    """
-    )
-)
+"""
+_ACTIVE = "(SELECT a.version FROM active_model a)"
+STORED = compile_sql(text(_STORED.format(version=":version")))
+STORED_ACTIVE = compile_sql(text(_STORED.format(version=_ACTIVE)))
 
 # The live ranking. item_neighbours carries each neighbour's cluster and ln(1 + ratings), so
 # the candidates are ranked from one table; movies are looked up only for the page.
@@ -216,23 +217,42 @@ def live(
     ]
 
 
-SIMILAR = compile_sql(
-    text(
-        """
-    SELECT n.neighbour_id AS movie_id, m.title, m.genres, mc.cluster, n.similarity, n.co_likes, n.rank
+_SIMILAR = """
+    SELECT n.neighbour_id AS movie_id, m.title, m.genres, n.neighbour_cluster AS cluster,
+           n.similarity, n.co_likes, n.rank
     FROM item_neighbours n
     JOIN movies m ON m.movie_id = n.neighbour_id
-    LEFT JOIN movie_clusters mc ON mc.version = n.version AND mc.movie_id = n.neighbour_id
-    WHERE n.version = :version AND n.movie_id = :movie_id
+    WHERE n.version = {version} AND n.movie_id = :movie_id
       AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
     ORDER BY n.rank
     LIMIT :n OFFSET :offset
-    """
-    )
-)
+"""
+SIMILAR = compile_sql(text(_SIMILAR.format(version=":version")))
+SIMILAR_ACTIVE = compile_sql(text(_SIMILAR.format(version=_ACTIVE)))
 
 
-def _co_liked(rows: list[Any]) -> list[Recommendation]:
+def stored_page(
+    conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None
+) -> list[Recommendation] | None:
+    """The hot path of /recommend/user in one statement: the page of the stored list for the
+    active version, or None if it cannot serve it (unknown user, ratings changed since the
+    run, page past the stored list, no model) -- then the route takes the full path."""
+    page = {"user_id": user_id, "genre": genre, "n": n, "offset": offset}
+    rows = ranked(fetch_all(conn, STORED_ACTIVE, page))
+    return rows if len(rows) == n else None
+
+
+def similar_page(
+    conn: DbConnection, movie_id: int, *, n: int, offset: int, genre: str | None
+) -> list[Recommendation] | None:
+    """The hot path of /recommend/movie in one statement: a page of the active version's
+    co-rating neighbours, or None (unknown movie, list too short, no model)."""
+    page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
+    rows = co_liked(fetch_all(conn, SIMILAR_ACTIVE, page))
+    return rows if len(rows) == n else None
+
+
+def co_liked(rows: list[Any]) -> list[Recommendation]:
     return [
         Recommendation.from_row(
             r, score=r.similarity, reason=f"liked by {r.co_likes} of the same users; cluster {r.cluster}"
@@ -259,10 +279,10 @@ def similar(
     or a deep page runs out), the list continues with the in-cluster `neighbours` strategy.
     """
     params = {"version": version, "movie_id": movie_id, "genre": genre}
-    page = _co_liked(fetch_all(conn, SIMILAR, {**params, "n": n, "offset": offset}))
+    page = co_liked(fetch_all(conn, SIMILAR, {**params, "n": n, "offset": offset}))
     if len(page) == n:  # the common case: n rows joined, not the whole list
         return page
-    everything = _co_liked(fetch_all(conn, SIMILAR, {**params, "n": TOP_N, "offset": 0}))
+    everything = co_liked(fetch_all(conn, SIMILAR, {**params, "n": TOP_N, "offset": 0}))
     # continue with the in-cluster list, skipping movies already listed above
     listed = {r.movie_id for r in everything}
     skip = max(0, offset - len(everything))

@@ -12,6 +12,7 @@ from service.recommenders import (
     MOVIE_STRATEGIES,
     STRATEGIES,
     Recommendation,
+    liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
 from service.schemas.movies import join_genres
@@ -62,6 +63,10 @@ def recommend_for_movie(
 ) -> list[RecommendationOut]:
     """Movies similar to this one (never itself): by default the movies its fans also liked."""
     with db.connection() as conn:
+        if strategy.value == "co_liked":  # hot path, one statement; None: take the full path
+            fast = liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
+            if fast is not None:
+                return _out(fast)
         movie = movie_or_404(conn, movie_id)
         recs = MOVIE_STRATEGIES[strategy.value](
             conn,
@@ -90,6 +95,10 @@ def recommend_for_user(
 ) -> list[RecommendationOut]:
     """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
     with db.connection() as conn:
+        if strategy.value == "liked_neighbours":  # hot path, one statement; None: the full path
+            fast = liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
+            if fast is not None:
+                return _out(fast)
         user = user_or_404(conn, user_id)
         recs = STRATEGIES[strategy.value](
             conn,
