@@ -12,6 +12,7 @@ caller takes the general path (staging, reasons, line numbers), which has the la
 """
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 # One binary COPY tuple: field count, then (length, big-endian value) per column.
 ROW = np.dtype(
@@ -33,14 +34,30 @@ _PG_EPOCH = 946_684_800  # 2000-01-01 in Unix seconds
 _COMMA, _NEWLINE, _DOT, _ZERO = 44, 10, 46, np.uint8(48)
 _MAX_ID_DIGITS = 9  # as the general path's rule: fits an integer column
 _MAX_TS_DIGITS = 12
+# Line breaks before the block, so that every field has a full window of bytes to its left.
+_PAD = b"\n" * _MAX_TS_DIGITS
+_template = np.empty(0, ROW)  # reused between blocks: the constant fields are written once
+
+
+def _rows(count: int) -> np.ndarray:
+    global _template
+    if len(_template) < count:
+        _template = np.empty(count, ROW)
+        _template["fields"] = 4
+        _template["user_len"] = _template["movie_len"] = _template["rating_len"] = 4
+        _template["ts_len"] = 8
+    return _template[:count]
 
 
 def encode(block: bytes) -> bytes | None:
     """Binary COPY tuples for whole lines in `block` (ends with a line break); None if not plain."""
     if not block:
         return b""
-    data = np.frombuffer(block, np.uint8)
-    separators = np.flatnonzero((data == _COMMA) | (data == _NEWLINE))
+    padded = np.frombuffer(_PAD + block, np.uint8)
+    data = padded[len(_PAD) :]
+    # ',' and '\n' are below '.' and the digits; any other byte below it (a space, a quote, a
+    # sign, '\r') is counted too and breaks the 4-per-line pattern checked next
+    separators = np.flatnonzero(data < _DOT)
     if separators.size % 4:
         return None
     ends = separators.reshape(-1, 4)  # per line: the byte after each field
@@ -53,16 +70,14 @@ def encode(block: bytes) -> bytes | None:
     lengths = (separators - starts).reshape(-1, 4)
     if lengths.min() == 0 or lengths[:, :2].max() > _MAX_ID_DIGITS or lengths[:, 3].max() > _MAX_TS_DIGITS:
         return None
-    user = _integers(data, ends[:, 0], lengths[:, 0])
-    movie = _integers(data, ends[:, 1], lengths[:, 1])
-    ts = _integers(data, ends[:, 3], lengths[:, 3])
-    halves = _half_stars(data, ends[:, 2], lengths[:, 2])
+    ends = ends + len(_PAD)  # positions in `padded` from here on
+    user = _integers(padded, ends[:, 0], lengths[:, 0])
+    movie = _integers(padded, ends[:, 1], lengths[:, 1])
+    ts = _integers(padded, ends[:, 3], lengths[:, 3])
+    halves = _half_stars(padded, ends[:, 2], lengths[:, 2])
     if user is None or movie is None or ts is None or halves is None:
         return None
-    rows = np.empty(len(user), ROW)
-    rows["fields"] = 4
-    rows["user_len"] = rows["movie_len"] = rows["rating_len"] = 4
-    rows["ts_len"] = 8
+    rows = _rows(len(user))
     rows["user_id"] = user
     rows["movie_id"] = movie
     rows["rating"] = halves / 2  # exact in float4
@@ -73,10 +88,9 @@ def encode(block: bytes) -> bytes | None:
 def _integers(data: np.ndarray, ends: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
     """Unsigned decimal fields ending at `ends`: a right-aligned digit matrix times powers of 10."""
     width = int(lengths.max())
-    columns = np.arange(width)
-    digits = data[np.maximum(ends[:, None] - width + columns, 0)] - _ZERO  # uint8: '.' wraps to 254
-    inside = columns >= (width - lengths)[:, None]
-    digits *= inside
+    # the `width` bytes before each field end (a view's rows: no index matrix is built)
+    digits = sliding_window_view(data, width)[ends - width] - _ZERO  # uint8: '.' wraps to 254
+    digits *= np.arange(width) >= (width - lengths)[:, None]  # zero the bytes left of the field
     if (digits > 9).any():
         return None
     return digits.astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
