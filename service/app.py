@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from cinecluster.db import make_engine
 from cinecluster.settings import Settings, get_settings
-from service.database import Pool
+from service.database import AsyncPool, Pool
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import ROUTERS
@@ -56,11 +56,13 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 8) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = Pool(url, settings, size=pool_size)
+        app.state.apool = AsyncPool(url, settings, size=pool_size)
         app.state.write_engine, dispose_writes = _lazy_write_engine(url, settings)
         try:
             yield
         finally:
             app.state.pool.close()
+            await app.state.apool.close()
             dispose_writes()
 
     app = FastAPI(

@@ -1,6 +1,8 @@
-"""Request dependencies: the connection pool, lookups that raise 404, admin bearer auth.
+"""Request dependencies: the connection pools, lookups that raise 404, admin bearer auth.
 
-Routes are plain `def` (FastAPI's threadpool) on psycopg connections. A dependency that does
+The hot paths (/movie, /recommend/*) are `async def` on the asyncio pool (one statement, no
+threadpool hop: measured faster, docs/benchmarks.md); every other route, and the hot routes'
+full paths, are plain `def` (FastAPI's threadpool) on the sync pool. A dependency that does
 I/O would cost one more threadpool hop per request (measured: -25% req/s), so the DB-touching
 lookups `movie_or_404` / `user_or_404` are called with the route's connection instead of via
 Depends; the dependencies themselves are `async def` and do no I/O.
@@ -13,7 +15,7 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.database import Pool
+from service.database import AsyncPool, Pool
 from service.errors import ApiError, no_active_model, not_found
 from service.queries.movies import MovieRecord, get_movie
 from service.queries.users import UserContext, get_user
@@ -25,6 +27,14 @@ async def get_pool(request: Request) -> Pool:
 
 
 DbDep = Annotated[Pool, Depends(get_pool)]
+
+
+async def get_async_pool(request: Request) -> AsyncPool:
+    """The app's asyncio pool, for `async def` hot paths: `async with adb.connection() as conn:`."""
+    return request.app.state.apool
+
+
+AsyncDbDep = Annotated[AsyncPool, Depends(get_async_pool)]
 
 
 def movie_or_404(conn: psycopg.Connection, movie_id: int) -> MovieRecord:

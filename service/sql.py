@@ -69,3 +69,10 @@ def fetch_value(conn: DbConnection, query: Query | str, params: Params | None = 
     with as_psycopg(conn).cursor() as cur:
         row = _execute(cur, query, params).fetchone()
         return row[0] if row else None
+
+
+async def afetch_all(conn: psycopg.AsyncConnection, query: Query, params: Params | None = None) -> list[Any]:
+    """fetch_all for the `async def` hot paths (service.database.AsyncPool)."""
+    async with conn.cursor(row_factory=namedtuple_row) as cur:
+        await cur.execute(query.sql, query.params(params), prepare=query.prepare)  # type: ignore[arg-type]
+        return await cur.fetchall()

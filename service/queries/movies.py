@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, tru
 from sqlalchemy.sql import FromClause
 
 from cinecluster.tables import active_model, movie_clusters, movie_features, movies
-from service.sql import compile_sql, fetch_all, fetch_one, fetch_value
+from service.sql import afetch_all, compile_sql, fetch_all, fetch_one, fetch_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,12 @@ def get_movie(conn: psycopg.Connection, movie_id: int) -> MovieRecord | None:
     """One movie by primary key (one round trip), or None."""
     row = fetch_one(conn, GET_MOVIE, {"movie_id": movie_id})
     return to_record(row) if row else None
+
+
+async def aget_movie(conn: psycopg.AsyncConnection, movie_id: int) -> MovieRecord | None:
+    """get_movie for `async def` routes."""
+    rows = await afetch_all(conn, GET_MOVIE, {"movie_id": movie_id})
+    return to_record(rows[0]) if rows else None
 
 
 def movies_by_ids(conn: psycopg.Connection, movie_ids: list[int]) -> dict[int, MovieRecord]:

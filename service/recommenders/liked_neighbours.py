@@ -23,12 +23,13 @@ tests/service/test_api_stored_lists.py checks both give the same pages for every
 
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 
 from cinecluster.ranking import CHECKSUM_SQL, PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
 from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
-from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
+from service.sql import DbConnection, afetch_all, compile_sql, fetch_all, fetch_value
 
 # The stored list, only while the user's ratings match its fingerprint. Without a genre filter
 # only the page's positions are joined to movies (n lookups, not LIST_LENGTH). {version} is the
@@ -231,24 +232,24 @@ SIMILAR = compile_sql(text(_SIMILAR.format(version=":version")))
 SIMILAR_ACTIVE = compile_sql(text(_SIMILAR.format(version=_ACTIVE)))
 
 
-def stored_page(
-    conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None
+async def stored_page(
+    conn: psycopg.AsyncConnection, user_id: int, *, n: int, offset: int, genre: str | None
 ) -> list[Recommendation] | None:
     """The hot path of /recommend/user in one statement: the page of the stored list for the
     active version, or None if it cannot serve it (unknown user, ratings changed since the
     run, page past the stored list, no model) -- then the route takes the full path."""
     page = {"user_id": user_id, "genre": genre, "n": n, "offset": offset}
-    rows = ranked(fetch_all(conn, STORED_ACTIVE, page))
+    rows = ranked(await afetch_all(conn, STORED_ACTIVE, page))
     return rows if len(rows) == n else None
 
 
-def similar_page(
-    conn: DbConnection, movie_id: int, *, n: int, offset: int, genre: str | None
+async def similar_page(
+    conn: psycopg.AsyncConnection, movie_id: int, *, n: int, offset: int, genre: str | None
 ) -> list[Recommendation] | None:
     """The hot path of /recommend/movie in one statement: a page of the active version's
     co-rating neighbours, or None (unknown movie, list too short, no model)."""
     page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
-    rows = co_liked(fetch_all(conn, SIMILAR_ACTIVE, page))
+    rows = co_liked(await afetch_all(conn, SIMILAR_ACTIVE, page))
     return rows if len(rows) == n else None
 
 

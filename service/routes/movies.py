@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 
-from service.dependencies import DbDep, movie_or_404, require_admin
-from service.errors import ApiError
-from service.queries.movies import MovieRecord, get_movie, search_movies
+from service.dependencies import AsyncDbDep, DbDep, require_admin
+from service.errors import ApiError, not_found
+from service.queries.movies import MovieRecord, aget_movie, get_movie, search_movies
 from service.queries.writes import MovieExists, NoFreeMovieId, insert_movie
 from service.recommenders.ranking import RANKINGS
 from service.schemas.common import GenreQuery, Limit, MovieIdPath, Offset, Text, errors
@@ -30,10 +30,13 @@ def movie_out(m: MovieRecord) -> MovieOut:
 
 
 @router.get("/movie/{movie_id}", response_model=MovieOut, responses=errors(404, 422, 503))
-def get_movie_by_id(movie_id: MovieIdPath, db: DbDep) -> MovieOut:
+async def get_movie_by_id(movie_id: MovieIdPath, adb: AsyncDbDep) -> MovieOut:
     """One movie: the original fields (movieId, title, genres, cluster) plus year and rating stats."""
-    with db.connection() as conn:
-        return movie_out(movie_or_404(conn, movie_id))
+    async with adb.connection() as conn:
+        movie = await aget_movie(conn, movie_id)
+    if movie is None:
+        raise not_found("Movie")
+    return movie_out(movie)
 
 
 @router.get("/movies", response_model=MoviePage, responses=errors(422, 503))

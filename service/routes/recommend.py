@@ -4,8 +4,10 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 
-from service.dependencies import DbDep, movie_or_404, require_version, user_or_404
+from service.database import Pool
+from service.dependencies import AsyncDbDep, DbDep, movie_or_404, require_version, user_or_404
 from service.recommenders import (
     DEFAULT_MOVIE_STRATEGY,
     DEFAULT_STRATEGY,
@@ -46,9 +48,10 @@ def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
 
 
 @router.get("/movie/{movie_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
-def recommend_for_movie(
+async def recommend_for_movie(
     movie_id: MovieIdPath,
     db: DbDep,
+    adb: AsyncDbDep,
     n: N = 5,
     offset: RecOffset = 0,
     genre: GenreQuery = None,
@@ -62,13 +65,21 @@ def recommend_for_movie(
     seed: Seed = None,
 ) -> list[RecommendationOut]:
     """Movies similar to this one (never itself): by default the movies its fans also liked."""
+    if strategy.value == "co_liked":  # hot path: one statement, no threadpool hop
+        async with adb.connection() as conn:
+            fast = await liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
+        if fast is not None:
+            return _out(fast)
+    return await run_in_threadpool(_similar_full, db, movie_id, n, offset, genre, strategy.value, seed)
+
+
+def _similar_full(
+    db: Pool, movie_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
+) -> list[RecommendationOut]:
+    """Any strategy, any page, with the 404/503 checks: the full path, on the sync pool."""
     with db.connection() as conn:
-        if strategy.value == "co_liked":  # hot path, one statement; None: take the full path
-            fast = liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
-            if fast is not None:
-                return _out(fast)
         movie = movie_or_404(conn, movie_id)
-        recs = MOVIE_STRATEGIES[strategy.value](
+        recs = MOVIE_STRATEGIES[strategy](
             conn,
             movie.movie_id,
             cluster=movie.cluster,
@@ -82,9 +93,10 @@ def recommend_for_movie(
 
 
 @router.get("/user/{user_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
-def recommend_for_user(
+async def recommend_for_user(
     user_id: UserIdPath,
     db: DbDep,
+    adb: AsyncDbDep,
     n: N = 5,
     offset: RecOffset = 0,
     genre: GenreQuery = None,
@@ -94,13 +106,21 @@ def recommend_for_user(
     seed: Seed = None,
 ) -> list[RecommendationOut]:
     """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
+    if strategy.value == "liked_neighbours":  # hot path: the stored list in one statement
+        async with adb.connection() as conn:
+            fast = await liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
+        if fast is not None:
+            return _out(fast)
+    return await run_in_threadpool(_for_user_full, db, user_id, n, offset, genre, strategy.value, seed)
+
+
+def _for_user_full(
+    db: Pool, user_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
+) -> list[RecommendationOut]:
+    """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     with db.connection() as conn:
-        if strategy.value == "liked_neighbours":  # hot path, one statement; None: the full path
-            fast = liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
-            if fast is not None:
-                return _out(fast)
         user = user_or_404(conn, user_id)
-        recs = STRATEGIES[strategy.value](
+        recs = STRATEGIES[strategy](
             conn,
             user.user_id,
             n=n,
