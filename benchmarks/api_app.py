@@ -25,7 +25,7 @@ from service.errors import not_found
 from service.queries.movies import get_movie
 from service.recommenders import Recommendation, liked_neighbours
 from service.routes.movies import movie_out
-from service.schemas.movies import MovieOut, join_genres
+from service.schemas.movies import MovieOut
 from service.schemas.recommend import RecommendationOut
 from service.sql import fetch_all
 
@@ -33,17 +33,7 @@ PK = "SELECT title FROM movies WHERE movie_id = %(id)s"
 
 
 def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
-    return [
-        RecommendationOut(
-            movieId=r.movie_id,
-            title=r.title,
-            genres=join_genres(r.genres),
-            cluster=r.cluster,
-            score=r.score,
-            reason=r.reason,
-        )
-        for r in recs
-    ]
+    return [RecommendationOut.of(r) for r in recs]
 
 
 def bench_app() -> FastAPI:

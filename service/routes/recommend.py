@@ -17,7 +17,6 @@ from service.recommenders import (
     liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
-from service.schemas.movies import join_genres
 from service.schemas.recommend import RecommendationOut
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
@@ -34,17 +33,7 @@ Seed = Annotated[
 
 
 def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
-    return [
-        RecommendationOut(
-            movieId=r.movie_id,
-            title=r.title,
-            genres=join_genres(r.genres),
-            cluster=r.cluster,
-            score=r.score,
-            reason=r.reason,
-        )
-        for r in recs
-    ]
+    return [RecommendationOut.of(r) for r in recs]
 
 
 @router.get("/movie/{movie_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))

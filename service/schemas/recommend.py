@@ -2,7 +2,9 @@
 
 from pydantic import Field
 
+from service.recommenders.types import Recommendation
 from service.schemas.common import ApiModel
+from service.schemas.movies import join_genres
 
 
 class RecommendationOut(ApiModel):
@@ -12,6 +14,17 @@ class RecommendationOut(ApiModel):
     cluster: int | None = Field(examples=[3])
     score: float | None = Field(description="Higher is better; null for random picks.", examples=[0.83])
     reason: str = Field(examples=["popular in cluster 3, 41% of your taste"])
+
+    @classmethod
+    def of(cls, r: Recommendation) -> "RecommendationOut":
+        return cls(
+            movieId=r.movie_id,
+            title=r.title,
+            genres=join_genres(r.genres),
+            cluster=r.cluster,
+            score=r.score,
+            reason=r.reason,
+        )
 
 
 class ClusterAffinityOut(ApiModel):
