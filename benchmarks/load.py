@@ -50,7 +50,7 @@ not bound by the sort spilling), one parallel maintenance worker instead of the 
 (slower), and none (the movie_id index about twice as slow). The previous version staged the file
 (17.7 s at 25M) and moved it with INSERT ... SELECT (36.4 s, WAL per row): 122 s = 4.7x.
 At ml-latest-small the load itself takes
-0.5 s of the 1.7 s; the rest is starting Python and importing SQLAlchemy, psycopg,
+under half a second (the breakdown above); the rest is starting Python and importing SQLAlchemy, psycopg,
 pydantic-settings, typer/rich and numpy (about 1 s on this machine; alembic and the demo helpers
 are no longer imported by `cinecluster load`), which `psql` does not pay."""
 SYNTH = Path("/work/bench-data/synth25m")
