@@ -5,6 +5,8 @@ reaches past them (a genre filter, deep offsets, or a movie added after the last
 has none), the list continues with the cluster's best movies by the quality ranking.
 """
 
+from typing import Any
+
 from sqlalchemy import text
 
 from service.recommenders.ranking import RANKINGS
@@ -55,6 +57,15 @@ FILL = compile_sql(
 MAX_NEIGHBOURS = 50
 
 
+def nearest(row: Any) -> Recommendation:
+    """A movie_neighbours row (movie_id, title, genres, cluster, distance, rank) as an item."""
+    return Recommendation.from_row(
+        row,
+        score=1.0 / (1.0 + float(row.distance)),
+        reason=f"nearest neighbour #{row.rank} in cluster {row.cluster}",
+    )
+
+
 def similar(
     conn: DbConnection,
     movie_id: int,
@@ -68,14 +79,7 @@ def similar(
 ) -> list[Recommendation]:
     params = {"version": version, "movie_id": movie_id, "genre": genre}
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
-    result = [
-        Recommendation.from_row(
-            r,
-            score=1.0 / (1.0 + float(r.distance)),
-            reason=f"nearest neighbour #{r.rank} in cluster {r.cluster}",
-        )
-        for r in rows
-    ]
+    result = [nearest(r) for r in rows]
     if len(result) == n or cluster is None:
         return result
     return result + _fill(conn, params, cluster, n - len(result), offset)
