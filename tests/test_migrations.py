@@ -95,4 +95,4 @@ def test_0005_backfills_the_neighbour_columns_of_existing_versions(clustered_db_
     finally:
         engine.dispose()
     assert backfilled[:2] == written[:2]
-    assert backfilled[2] == pytest.approx(written[2], rel=1e-12)
+    assert backfilled[2] == pytest.approx(written[2], rel=1e-9)  # a float sum: order may differ
