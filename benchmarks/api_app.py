@@ -24,7 +24,6 @@ from service.dependencies import DbDep, movie_or_404, user_or_404
 from service.errors import not_found
 from service.queries.movies import get_movie
 from service.recommenders import Recommendation, liked_neighbours
-from service.recommenders.neighbours import nearest
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut
 from service.schemas.recommend import RecommendationOut
@@ -77,10 +76,8 @@ def bench_app() -> FastAPI:
         """The served hot path's statement, else the full path (as the served route)."""
         page = {"movie_id": movie_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
-            recs = [
-                liked_neighbours.co_liked([r])[0] if r.part == 0 else nearest(r)
-                for r in fetch_all(conn, liked_neighbours.SIMILAR_THEN_NEAREST, page)
-            ]
+            rows = fetch_all(conn, liked_neighbours.SIMILAR_THEN_NEAREST, page)
+            recs = liked_neighbours.similar_then_nearest(rows)
             if len(recs) < n:
                 movie = movie_or_404(conn, movie_id)
                 version = movie.version or 0

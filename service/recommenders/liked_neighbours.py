@@ -278,11 +278,13 @@ async def similar_page(
     co-rating neighbours continued by its nearest in-cluster ones, or None (unknown movie,
     page past both lists, no model)."""
     page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
-    rows = [
-        co_liked([r])[0] if r.part == 0 else in_cluster.nearest(r)
-        for r in await afetch_all(conn, SIMILAR_THEN_NEAREST, page)
-    ]
+    rows = similar_then_nearest(await afetch_all(conn, SIMILAR_THEN_NEAREST, page))
     return rows if len(rows) == n else None
+
+
+def similar_then_nearest(rows: list[Any]) -> list[Recommendation]:
+    """SIMILAR_THEN_NEAREST's rows as items: part 0 co-rating, part 1 in-cluster neighbours."""
+    return [co_liked([r])[0] if r.part == 0 else in_cluster.nearest(r) for r in rows]
 
 
 def co_liked(rows: list[Any]) -> list[Recommendation]:
