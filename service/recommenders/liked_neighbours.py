@@ -229,6 +229,7 @@ _SIMILAR = """
     LIMIT :n OFFSET :offset
 """
 SIMILAR = compile_sql(text(_SIMILAR))
+SIMILAR_ACTIVE = compile_sql(text(_SIMILAR.replace(":version", _ACTIVE, 1)))
 
 # The hot path of /recommend/movie: the co-rating list, continued with the nearest in-cluster
 # neighbours not already listed (what `similar` does in three queries), in one statement.
@@ -274,11 +275,13 @@ async def stored_page(
 async def similar_page(
     conn: psycopg.AsyncConnection, movie_id: int, *, n: int, offset: int, genre: str | None
 ) -> list[Recommendation] | None:
-    """The hot path of /recommend/movie in one statement: a page of the active version's
-    co-rating neighbours continued by its nearest in-cluster ones, or None (unknown movie,
-    page past both lists, no model)."""
+    """The hot path of /recommend/movie: a page of the active version's co-rating neighbours
+    (one statement), continued by its nearest in-cluster ones when the list is short (one more),
+    or None (unknown movie, page past both lists, no model)."""
     page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
-    rows = similar_then_nearest(await afetch_all(conn, SIMILAR_THEN_NEAREST, page))
+    rows = co_liked(await afetch_all(conn, SIMILAR_ACTIVE, page))  # n rows joined: the usual case
+    if len(rows) < n:  # a short co-rating list: continue it in one more statement
+        rows = similar_then_nearest(await afetch_all(conn, SIMILAR_THEN_NEAREST, page))
     return rows if len(rows) == n else None
 
 
