@@ -185,6 +185,20 @@ def recommend(
     return live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
 
 
+def live_strategy(
+    conn: DbConnection,
+    user_id: int,
+    *,
+    n: int,
+    offset: int,
+    genre: str | None,
+    version: int,
+    seed: int | None = None,
+) -> list[Recommendation]:
+    """`recommend` without the stored list: for callers that have just found it unusable."""
+    return live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+
+
 def ranked(rows: list[Any]) -> list[Recommendation]:
     return [
         Recommendation.from_row(r, score=r.score, reason=_reason(r.source_title, r.cluster, float(r.share)))

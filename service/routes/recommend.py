@@ -107,9 +107,11 @@ def _for_user_full(
     db: Pool, user_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
 ) -> list[RecommendationOut]:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
+    # the default strategy's stored list was just tried by the hot path: rank live directly
+    rank = liked_neighbours.live_strategy if strategy == "liked_neighbours" else STRATEGIES[strategy]
     with db.connection() as conn:
         user = user_or_404(conn, user_id)
-        recs = STRATEGIES[strategy](
+        recs = rank(
             conn,
             user.user_id,
             n=n,
