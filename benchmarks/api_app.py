@@ -76,10 +76,8 @@ def bench_app() -> FastAPI:
         """The served hot path's statement, else the full path (as the served route)."""
         page = {"movie_id": movie_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
-            recs = liked_neighbours.co_liked(fetch_all(conn, liked_neighbours.SIMILAR_ACTIVE, page))
-            if len(recs) < n:
-                rows = fetch_all(conn, liked_neighbours.SIMILAR_THEN_NEAREST, page)
-                recs = liked_neighbours.similar_then_nearest(rows)
+            rows = fetch_all(conn, liked_neighbours.SIMILAR_THEN_NEAREST[False], page)
+            recs = liked_neighbours.similar_then_nearest(rows)
             if len(recs) < n:
                 movie = movie_or_404(conn, movie_id)
                 version = movie.version or 0

@@ -243,15 +243,45 @@ _SIMILAR = """
     LIMIT :n OFFSET :offset
 """
 SIMILAR = compile_sql(text(_SIMILAR))
-SIMILAR_ACTIVE = compile_sql(text(_SIMILAR.replace(":version", _ACTIVE, 1)))
 
-# The hot path of /recommend/movie: the co-rating list, continued with the nearest in-cluster
-# neighbours not already listed (what `similar` does in three queries), in one statement.
-# Many movies have short co-rating lists (few people liked them: most of ml-latest-small).
-SIMILAR_THEN_NEAREST = compile_sql(
-    text(
-        f"""
-    WITH v AS {_ACTIVE}, co AS (
+# /recommend/movie's hot path: the co-rating list, continued with the nearest in-cluster
+# neighbours not already listed (what `similar` does in three queries), in one statement. Many
+# movies have short co-rating lists (few people liked them: most of ml-latest-small), so both
+# parts are read, each cut to the page's end before anything is joined; movies and clusters
+# are joined for the page's n rows only. With a genre filter every listed movie's genres are
+# needed before the cut, so that variant joins first.
+_SIMILAR_THEN_NEAREST = {
+    False: f"""
+    WITH v AS MATERIALIZED {_ACTIVE}, co AS MATERIALIZED (
+        SELECT n.neighbour_id AS movie_id, n.neighbour_cluster AS cluster, n.similarity,
+               n.co_likes, NULL::real AS distance, 0 AS part, n.rank
+        FROM item_neighbours n
+        WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id
+        ORDER BY n.rank
+        LIMIT :offset + :n
+    ), near AS (
+        SELECT n.neighbour_id, NULL::int, NULL::real, NULL::int, n.distance, 1, n.rank
+        FROM movie_neighbours n
+        WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id
+          AND n.neighbour_id <> :movie_id
+          AND NOT EXISTS (SELECT 1 FROM co WHERE co.movie_id = n.neighbour_id)
+        ORDER BY n.rank
+        LIMIT :offset + :n
+    ), page AS (
+        SELECT * FROM co UNION ALL SELECT * FROM near
+        ORDER BY part, rank
+        LIMIT :n OFFSET :offset
+    )
+    SELECT p.movie_id, coalesce(p.cluster, mc.cluster) AS cluster, p.similarity, p.co_likes,
+           p.distance, p.part, p.rank, m.title, m.genres
+    FROM page p
+    JOIN movies m ON m.movie_id = p.movie_id
+    LEFT JOIN movie_clusters mc
+        ON p.part = 1 AND mc.version = (SELECT version FROM v) AND mc.movie_id = p.movie_id
+    ORDER BY p.part, p.rank
+    """,
+    True: f"""
+    WITH v AS MATERIALIZED {_ACTIVE}, co AS (
         SELECT n.neighbour_id AS movie_id, n.neighbour_cluster AS cluster, n.similarity,
                n.co_likes, NULL::real AS distance, 0 AS part, n.rank
         FROM item_neighbours n
@@ -267,12 +297,14 @@ SIMILAR_THEN_NEAREST = compile_sql(
     SELECT x.*, m.title, m.genres
     FROM (SELECT * FROM co UNION ALL SELECT * FROM near) x
     JOIN movies m ON m.movie_id = x.movie_id
-    WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
+    WHERE CAST(:genre AS text) = ANY (m.genres)
     ORDER BY x.part, x.rank
     LIMIT :n OFFSET :offset
-    """
-    )
-)
+    """,
+}
+SIMILAR_THEN_NEAREST = {
+    with_genre: compile_sql(text(sql)) for with_genre, sql in _SIMILAR_THEN_NEAREST.items()
+}
 
 
 async def stored_page(
@@ -289,13 +321,11 @@ async def stored_page(
 async def similar_page(
     conn: psycopg.AsyncConnection, movie_id: int, *, n: int, offset: int, genre: str | None
 ) -> list[Recommendation] | None:
-    """The hot path of /recommend/movie: a page of the active version's co-rating neighbours
-    (one statement), continued by its nearest in-cluster ones when the list is short (one more),
-    or None (unknown movie, page past both lists, no model)."""
+    """The hot path of /recommend/movie in one statement: a page of the active version's
+    co-rating neighbours continued by its nearest in-cluster ones, or None (unknown movie, page
+    past both lists, no model) -- then the route takes the full path."""
     page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
-    rows = co_liked(await afetch_all(conn, SIMILAR_ACTIVE, page))  # n rows joined: the usual case
-    if len(rows) < n:  # a short co-rating list: continue it in one more statement
-        rows = similar_then_nearest(await afetch_all(conn, SIMILAR_THEN_NEAREST, page))
+    rows = similar_then_nearest(await afetch_all(conn, SIMILAR_THEN_NEAREST[genre is not None], page))
     return rows if len(rows) == n else None
 
 

@@ -105,33 +105,38 @@ def test_a_changed_rating_value_also_retires_it(writable: tuple[TestClient, Engi
 
 def test_similar_movies_hot_path_equals_the_full_path(client: TestClient, read_engine: Engine) -> None:
     """/recommend/movie answers in one statement (co-rating list, then nearest in-cluster);
-    its pages equal the three-query path's: across the end of a co-rating list, and for movies
-    that have none (nobody liked them)."""
+    its pages equal the three-query path's: across the end of a co-rating list, for movies
+    whose list is shorter than the page, for movies that have none (nobody liked them), and
+    with a genre filter."""
     with read_engine.connect() as conn:
         version = _version(conn)
-        short = (
-            conn.execute(
-                text(
-                    "SELECT m.movie_id FROM movies m LEFT JOIN item_neighbours n"
-                    " ON n.version = :v AND n.movie_id = m.movie_id"
-                    " GROUP BY m.movie_id HAVING count(n.rank) = 0 ORDER BY 1 LIMIT 20"
-                ),
-                {"v": version},
+
+        def movies_with_co_rating_lists(low: int, high: int) -> list[int]:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT m.movie_id FROM movies m LEFT JOIN item_neighbours n"
+                        " ON n.version = :v AND n.movie_id = m.movie_id"
+                        " GROUP BY m.movie_id HAVING count(n.rank) BETWEEN :low AND :high"
+                        " ORDER BY 1 LIMIT 15"
+                    ),
+                    {"v": version, "low": low, "high": high},
+                ).scalars()
             )
-            .scalars()
-            .all()
-        )
-        assert len(short) == 20
-        for movie_id in [1, *short]:
+
+        none, short = movies_with_co_rating_lists(0, 0), movies_with_co_rating_lists(1, 49)
+        assert len(none) == 15 and len(short) == 15
+        for movie_id in [1, *none, *short]:
             cluster = conn.execute(
                 text("SELECT cluster FROM movie_clusters WHERE version = :v AND movie_id = :m"),
                 {"v": version, "m": movie_id},
             ).scalar_one()
-            for n, offset in ((5, 0), (10, 3), (5, 48)):
+            for n, offset, genre in ((5, 0, None), (10, 3, None), (5, 48, None), (5, 0, "Drama")):
                 full = liked_neighbours.similar(
-                    conn, movie_id, cluster=cluster, n=n, offset=offset, genre=None, version=version
+                    conn, movie_id, cluster=cluster, n=n, offset=offset, genre=genre, version=version
                 )
-                items = client.get(f"/recommend/movie/{movie_id}", params={"n": n, "offset": offset}).json()
+                params = {"n": n, "offset": offset} | ({"genre": genre} if genre else {})
+                items = client.get(f"/recommend/movie/{movie_id}", params=params).json()
                 assert [(i["movieId"], i["reason"], i["score"]) for i in items] == [
                     (r.movie_id, r.reason, r.score) for r in full
                 ], movie_id
