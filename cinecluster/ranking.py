@@ -11,12 +11,3 @@ PROFILE_CAP = 500  # most recent liked movies per user; NDCG is unchanged at 500
 W_AFFINITY = 0.1  # + share of the user's liked movies in the candidate's cluster
 W_POPULARITY = 0.05  # + ln(1 + ratings) over the candidates' maximum
 LIST_LENGTH = 100  # movies stored per user: the API's largest n, so any first page is stored
-
-# Fingerprint of a user's ratings (user_recommendations.ratings_checksum): a stored list is
-# served only while the user's ratings still give the same count and checksum.
-CHECKSUM_MODULUS = 2147483647
-MOVIE_FACTOR, RATING_FACTOR = 1000003, 10007
-CHECKSUM_SQL = (
-    f"(r.movie_id::int8 * {MOVIE_FACTOR} + (r.rating * 2)::int8 * {RATING_FACTOR}"
-    f" + floor(date_part('epoch', r.ts))::int8) % {CHECKSUM_MODULUS}"
-)

@@ -25,6 +25,8 @@ from sqlalchemy import (
     Unicode,
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.types import UserDefinedType
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -35,6 +37,29 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PgSnapshot(UserDefinedType[str]):
+    """PostgreSQL's pg_snapshot (a transaction snapshot: xmin:xmax:xip,...), as text in Python."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "pg_snapshot"
+
+
+class Xid8(UserDefinedType[str]):
+    """PostgreSQL's xid8 (a 64-bit transaction id), as text in Python."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "xid8"
+
+
+# reflected back as themselves (Alembic's comparison in tests/test_migrations.py), not NullType
+ischema_names.update(pg_snapshot=PgSnapshot, xid8=Xid8)
+
 
 # --- source data -------------------------------------------------------------------------
 
@@ -184,6 +209,14 @@ model_versions = Table(
     Column("onnx_size", Integer, nullable=False, comment="Bytes of model_onnx."),
     Column("joblib_sha256", Text, nullable=False, comment="sha256 hex of model_joblib."),
     Column("onnx_sha256", Text, nullable=False, comment="sha256 hex of model_onnx."),
+    Column(
+        "ratings_snapshot",
+        PgSnapshot(),
+        comment=(
+            "Snapshot (pg_current_snapshot) under which the recluster run read the ratings it ranked users"
+            " from; NULL: stored rankings of this version are not served."
+        ),
+    ),
     comment="One row per trained model; the last CINECLUSTER_KEEP_VERSIONS are kept.",
 )
 
@@ -398,16 +431,6 @@ user_recommendations = Table(
         comment="Model version whose recluster run computed the row.",
     ),
     Column("user_id", Integer, primary_key=True, autoincrement=False, comment="User (ratings.user_id)."),
-    Column("rating_count", Integer, nullable=False, comment="The user's ratings when the row was computed."),
-    Column(
-        "ratings_checksum",
-        BigInteger,
-        nullable=False,
-        comment=(
-            "sum over the user's ratings of (movie_id * 1000003 + rating * 2 * 10007 +"
-            " floor(epoch of ts)) % 2147483647: any added, removed or changed rating changes it."
-        ),
-    ),
     Column(
         "movie_ids",
         ARRAY(Integer),
@@ -434,7 +457,34 @@ user_recommendations = Table(
     ),
     comment=(
         "Top of each user's default (liked_neighbours) ranking per model version, computed by the"
-        " recluster run; valid while the user's ratings match rating_count and ratings_checksum."
+        " recluster run; served while the user's ratings have not changed since (user_rating_changes)."
     ),
     postgresql_partition_by="LIST (version)",  # one partition per version (revision 0005)
+)
+
+# --- which users' ratings changed, for the stored rankings (revision 0006) ----------------
+
+
+user_rating_changes = Table(
+    "user_rating_changes",
+    metadata,
+    Column(
+        "user_id",
+        Integer,
+        primary_key=True,
+        autoincrement=False,
+        comment="User whose ratings changed (ratings.user_id; kept after the ratings are deleted).",
+    ),
+    Column(
+        "changed_xid",
+        Xid8(),
+        nullable=False,
+        comment="pg_current_xact_id() of the last transaction that changed the user's ratings.",
+    ),
+    Column("changed_at", DateTime(timezone=True), nullable=False, comment="Start time of that transaction."),
+    comment=(
+        "Per user, the last transaction that inserted, updated or deleted any of their ratings (kept by"
+        " triggers on ratings). A stored ranking of a version is current while the user has no row here"
+        " or the row's changed_xid is visible in model_versions.ratings_snapshot."
+    ),
 )

@@ -13,8 +13,9 @@ block in numpy, with exactly the API's formula (service/recommenders/liked_neigh
 Sums of float32 similarities are exact in float64 (a cosine over at most 262k users is >= 2^-18,
 so 500 terms need at most 24 + 18 + 9 = 51 bits < 53): the order of the sums does not matter
 and SQL and numpy agree to the bit; ln(1 + ratings) is read from PostgreSQL, for the same reason.
-Ties: movie id ascending, as in SQL. Each row carries a fingerprint of the ratings it was
-computed from (count and checksum); the API serves it only while the user's ratings match.
+Ties: movie id ascending, as in SQL. The version records the snapshot the ratings were read
+under (model_versions.ratings_snapshot); the API serves a user's row only while no change to
+their ratings has committed outside that snapshot (user_rating_changes, kept by triggers).
 
 Memory: all ratings as four numpy columns (18 bytes each: ~450 MB at 25M) plus one block of
 at most BLOCK_PROFILE profile entries x TOP_N neighbours expanded (~5M entries).
@@ -26,17 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, text, update
 
-from cinecluster.ranking import (
-    CHECKSUM_MODULUS,
-    LIST_LENGTH,
-    MOVIE_FACTOR,
-    PROFILE_CAP,
-    RATING_FACTOR,
-    W_AFFINITY,
-    W_POPULARITY,
-)
+from cinecluster.ranking import LIST_LENGTH, PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from cinecluster.tables import model_versions
 from scheduler.copyio import Ragged
 from scheduler.item_knn import log_popularity
 from scheduler.versions import WriteContext, copy_partition
@@ -45,9 +39,11 @@ BLOCK_PROFILE = 25_000  # profile entries per block (x ~50 neighbours each); 100
 BLOCK_USERS = 1_000  # users per block: bounds the users x movies scratch grids (~5 bytes a cell)
 
 _RATING_ROW = np.dtype([("user", ">i4"), ("movie", ">i4"), ("half_stars", ">i2"), ("micros", ">i8")])
+# The snapshot comes from the same statement: the rankings are exactly as current as it.
 _PACKED_RATINGS = text(
     """
-    SELECT string_agg(int4send(user_id) || int4send(movie_id) || int2send((rating * 2)::int2)
+    SELECT pg_current_snapshot()::text,
+           string_agg(int4send(user_id) || int4send(movie_id) || int2send((rating * 2)::int2)
                       || int8send((extract(epoch FROM ts) * 1000000)::int8), ''::bytea)
     FROM ratings
     GROUP BY user_id / 1024
@@ -62,9 +58,9 @@ class Ratings:
     user: np.ndarray  # user id per rating
     movie: np.ndarray  # movie index (into the version's sorted movie ids)
     half_stars: np.ndarray  # rating * 2
-    seconds: np.ndarray  # floor of the timestamp, as the fingerprint uses it
     starts: np.ndarray  # first rating of each user; len(users) + 1 entries
     stale: np.ndarray  # per user: rated a movie the version has no features for (added meanwhile)
+    snapshot: str  # pg_snapshot the ratings were read under
 
     @property
     def users(self) -> np.ndarray:
@@ -73,7 +69,11 @@ class Ratings:
 
 def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
     """Every rating as numpy columns (packed per 1,024 users by PostgreSQL, decoded by numpy)."""
-    chunks = [np.frombuffer(chunk, dtype=_RATING_ROW) for (chunk,) in conn.execute(_PACKED_RATINGS)]
+    packed = conn.execute(_PACKED_RATINGS).all()
+    chunks = [np.frombuffer(chunk, dtype=_RATING_ROW) for _snapshot, chunk in packed]
+    snapshot = (
+        packed[0][0] if packed else conn.execute(text("SELECT pg_current_snapshot()::text")).scalar_one()
+    )
     rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_RATING_ROW)
     user, movie_id, micros = (rows[f].astype(np.int64) for f in ("user", "movie", "micros"))
     order = np.lexsort((-movie_id, -micros, user))
@@ -87,17 +87,10 @@ def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
         user=user.astype(np.int32),
         movie=movie.astype(np.int32),
         half_stars=rows["half_stars"][order].astype(np.int64),
-        seconds=np.floor_divide(micros, 1_000_000),
         starts=starts,
         stale=_per_user_sum(unknown.astype(np.int64), starts) > 0,
+        snapshot=snapshot,
     )
-
-
-def checksums(ratings: Ratings, ids: np.ndarray) -> np.ndarray:
-    """Per user: the sum of cinecluster.ranking.CHECKSUM_SQL over their ratings (SQL's % truncates)."""
-    term = ids[ratings.movie].astype(np.int64) * MOVIE_FACTOR + ratings.half_stars * RATING_FACTOR
-    term += ratings.seconds
-    return _per_user_sum(np.fmod(term, CHECKSUM_MODULUS), ratings.starts)
 
 
 def _per_user_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -305,7 +298,6 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
         ratings, profile_mask(ratings), context.item_similarity, context.fit.labels, log_popularity(conn, ids)
     )
     lists = lists.without(ratings.stale[lists.user])
-    counts = np.diff(ratings.starts)[lists.user]
     n = len(lists.user)
     n_clusters = shares.shape[1]
     copy_partition(
@@ -315,8 +307,6 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
         [
             "version",
             "user_id",
-            "rating_count",
-            "ratings_checksum",
             "movie_ids",
             "scores",
             "source_ids",
@@ -325,13 +315,16 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
         [
             ("int4", np.full(n, context.version)),
             ("int4", ratings.users[lists.user]),
-            ("int4", counts),
-            ("int8", checksums(ratings, ids)[lists.user]),
             ("int4", Ragged(ids[lists.movie], lists.offsets)),
             ("float8", Ragged(lists.score, lists.offsets)),
             ("int4", Ragged(ids[lists.source], lists.offsets)),
             ("float8", Ragged(shares[lists.user].ravel(), np.arange(n + 1) * n_clusters)),
         ],
+    )
+    conn.execute(
+        update(model_versions)
+        .where(model_versions.c.version == context.version)
+        .values(ratings_snapshot=ratings.snapshot)
     )
     context.metrics["user_recommendations"] = {
         "users": n,

@@ -1,12 +1,16 @@
 """The default ranking stored by the recluster run (user_recommendations) and the live SQL
-ranking give the same pages; a stored list stops being served the moment the user rates."""
+ranking give the same pages; a stored list stops being served the moment the user's ratings
+change (user_rating_changes, kept by triggers; revision 0006), even during the run."""
 
 import pytest
 from api_helpers import auth
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from cinecluster.ranking import LIST_LENGTH
+from loaders.load import load_files
+from scheduler.job import run_recluster
+from scheduler.steps import default_write_steps
 from service.recommenders import liked_neighbours
 from service.recommenders.types import Recommendation
 from service.sql import fetch_all
@@ -80,7 +84,7 @@ def test_a_new_rating_retires_the_stored_list_at_once(writable: tuple[TestClient
     after = client.get("/recommend/user/1", params={"n": 10}).json()
     assert top not in {i["movieId"] for i in after}
     with engine.connect() as conn:
-        assert _stored(conn, 1, version, n=10) == []  # the fingerprint no longer matches
+        assert _stored(conn, 1, version, n=10) == []  # user 1 changed after the run's snapshot
         live = _live(conn, 1, version, n=10, offset=0, genre=None)
     assert [i["movieId"] for i in after] == [r.movie_id for r in live]
 
@@ -101,6 +105,100 @@ def test_a_changed_rating_value_also_retires_it(writable: tuple[TestClient, Engi
     with engine.connect() as conn:
         assert _stored(conn, 1, version, n=5) == []
     assert len(client.get("/recommend/user/1", params={"n": 5}).json()) == 5
+
+
+def _unrated_movie(conn, user_id: int) -> int:  # type: ignore[no-untyped-def]
+    return int(
+        conn.execute(
+            text(
+                "SELECT min(movie_id) FROM movie_features WHERE rating_count > 0 AND movie_id NOT IN"
+                " (SELECT movie_id FROM ratings WHERE user_id = :u)"
+            ),
+            {"u": user_id},
+        ).scalar_one()
+    )
+
+
+def _api_equals_live(client: TestClient, conn, user_id: int, version: int) -> None:  # type: ignore[no-untyped-def]
+    items = client.get(f"/recommend/user/{user_id}", params={"n": 10}).json()
+    live = _live(conn, user_id, version, n=10, offset=0, genre=None)
+    assert [i["movieId"] for i in items] == [r.movie_id for r in live]
+
+
+def test_sql_inserts_and_deletes_retire_exactly_those_users_lists(
+    writable: tuple[TestClient, Engine],
+) -> None:
+    """A DB admin's INSERT and DELETE (not the API) retire the lists of the users they touch."""
+    client, engine = writable
+    with engine.begin() as conn:
+        version = _version(conn)
+        conn.execute(
+            text("INSERT INTO ratings (user_id, movie_id, rating, ts) VALUES (68, :m, 4.0, now())"),
+            {"m": _unrated_movie(conn, 68)},
+        )
+        conn.execute(
+            text(
+                "DELETE FROM ratings WHERE user_id = 414"
+                " AND movie_id = (SELECT min(movie_id) FROM ratings WHERE user_id = 414)"
+            )
+        )
+    with engine.connect() as conn:
+        assert _stored(conn, 68, version, n=5) == [] and _stored(conn, 414, version, n=5) == []
+        assert len(_stored(conn, 599, version, n=5)) == 5  # untouched users keep theirs
+        for user in (68, 414):
+            _api_equals_live(client, conn, user, version)
+
+
+def test_a_rating_committed_while_the_run_ranks_users_is_not_served_stale(
+    writable: tuple[TestClient, Engine],
+) -> None:
+    """The run reads the ratings, ranks, writes, commits: a rating committed in between is in no
+    stored list, and the triggers' change note has nothing to retire yet (the rows are not
+    committed). The version's snapshot makes the list not current all the same."""
+    client, engine = writable
+
+    def rate_meanwhile(conn, context) -> None:  # type: ignore[no-untyped-def]
+        with engine.begin() as other:  # after user_lists_step, in another transaction
+            other.execute(
+                text("INSERT INTO ratings (user_id, movie_id, rating, ts) VALUES (1, :m, 5.0, now())"),
+                {"m": _unrated_movie(other, 1)},
+            )
+
+    version = run_recluster(engine, write_steps=[*default_write_steps(), rate_meanwhile]).version
+    with engine.connect() as conn:
+        assert _version(conn) == version
+        written = "SELECT count(*) FROM user_recommendations WHERE version = :v AND user_id = :u"
+        assert conn.execute(text(written), {"v": version, "u": 1}).scalar_one() == 1
+        assert _stored(conn, 1, version, n=5) == []  # written, but not current
+        assert len(_stored(conn, 2, version, n=5)) == 5
+        _api_equals_live(client, conn, 1, version)
+
+
+def test_a_replace_load_retires_every_list_and_an_unchanged_append_none(
+    clustered_db_url: str, sample_data
+) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(clustered_db_url)
+    stored = "SELECT count(*) FROM user_recommendations"
+    ratings = {"ratings": sample_data / "ratings.csv"}
+    try:
+        load_files(engine, ratings, mode="append")  # the same ratings again: nothing changes
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM user_rating_changes")).scalar_one() == 0
+            assert conn.execute(text(stored)).scalar_one() == 610
+        load_files(engine, ratings, mode="replace")
+        with engine.begin() as conn:
+            assert conn.execute(text(stored)).scalar_one() == 0  # TRUNCATE ratings -> trigger
+            assert conn.execute(text("SELECT count(*) FROM ratings")).scalar_one() == 100_836
+            # the load switched change notes off for its own rows only: they are on again
+            conn.execute(
+                text("INSERT INTO ratings (user_id, movie_id, rating, ts) VALUES (7, :m, 3.0, now())"),
+                {"m": _unrated_movie(conn, 7)},
+            )
+            assert conn.execute(text("SELECT array_agg(user_id) FROM user_rating_changes")).scalar_one() == [
+                7
+            ]
+    finally:
+        engine.dispose()
 
 
 def test_similar_movies_hot_path_equals_the_full_path(client: TestClient, read_engine: Engine) -> None:
