@@ -118,11 +118,24 @@ def ensure_database(server: str, label: str, directory: Path, reuse: bool) -> tu
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+    env = {"DATABASE_URL": url}
+    cli = [PYTHON, "-m", "cinecluster"]
     if exists and reuse:
         engine = create_engine(url)
         with engine.connect() as conn:
             ready = conn.execute(text("SELECT to_regclass('active_model') IS NOT NULL")).scalar()
             ready = ready and conn.execute(text("SELECT count(*) FROM active_model")).scalar()
+        if ready:  # the code may be newer than the database: its schema, then its model
+            sh(*cli, "db", "upgrade", env=env)
+            with engine.connect() as conn:
+                current = conn.execute(
+                    text(
+                        "SELECT v.ratings_snapshot IS NOT NULL FROM active_model a"
+                        " JOIN model_versions v USING (version)"
+                    )
+                ).scalar()
+            if not current:  # written before revision 0006: its stored rankings are not served
+                sh(*cli, "recluster", env=env)
         engine.dispose()
         if ready:
             admin.dispose()
@@ -132,8 +145,6 @@ def ensure_database(server: str, label: str, directory: Path, reuse: bool) -> tu
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     started = time.perf_counter()
-    env = {"DATABASE_URL": url}
-    cli = [PYTHON, "-m", "cinecluster"]
     sh(*cli, "db", "upgrade", env=env)
     sh(*cli, "load", str(directory), env=env)
     sh(*cli, "recluster", env=env)
