@@ -1,0 +1,50 @@
+"""What a replace load takes off `ratings` for the bulk insert, and how it puts it back.
+
+The keys and the movie_id index are rebuilt (test_load_modes checks their definitions); the
+foreign key is validated last, through the movie_id index.
+"""
+
+from conftest import MOVIES, RATINGS, write
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import StaticPool
+
+from loaders.files import read_header
+from loaders.load import load_files
+from loaders.ratings import replace_plain_ratings
+
+
+def test_foreign_key_is_validated_through_the_movie_id_index(db_url, tmp_path) -> None:
+    files = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS})
+    # one connection throughout: its own index-scan counts are flushed on demand, no waiting
+    engine = create_engine(db_url, poolclass=StaticPool)
+    try:
+        load_files(engine, {"movies": files / "movies.csv"})
+        load_files(engine, {"ratings": files / "ratings.csv"})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_stat_force_next_flush()"))
+            conn.commit()
+            scans = conn.execute(
+                text("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'ix_ratings_movie_id'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    # a new index: its only scan so far is the foreign key's validation (a heap scan before)
+    assert scans == 1
+
+
+def test_planner_settings_are_restored_after_the_validation(load, db_url, tmp_path) -> None:
+    files = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS})
+    load(db_url, files)
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            loaded = replace_plain_ratings(
+                conn, read_header("ratings", files / "ratings.csv"), lambda _n: None
+            )
+            settings = conn.execute(
+                text("SELECT current_setting('enable_seqscan'), current_setting('enable_hashjoin')")
+            ).one()
+    finally:
+        engine.dispose()
+    assert loaded == 3
+    assert tuple(settings) == ("on", "on")
