@@ -1,6 +1,7 @@
 """One load: every file COPYed, cleaned and moved in ONE transaction, or nothing at all."""
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from loaders.ratings import replace_clean_ratings, replace_plain_ratings
 from loaders.rules import DROPPED, DUPLICATE
 from loaders.stage import Reason, Stage, classify, drop_stage, stage_file
 from loaders.standardized import refuse_standardized
+from loaders.triggers import without_trigger
 
 # The trigger that notes whose ratings an INSERT changed (for the stored rankings)
 NOTE_INSERTS = "ratings_note_inserts"
@@ -77,20 +79,17 @@ def load_files(
                 for source in sources:
                     if source.kind != "movies":
                         conn.execute(text(f"TRUNCATE {source.kind}"))
+            # TRUNCATE retired every stored ranking (a trigger, revision 0006): noting each user of
+            # the new rows as changed would copy every row once more, for nothing
             untracked = mode == "replace" and "ratings" in files
-            if untracked:
-                # TRUNCATE retired every stored ranking (a trigger, revision 0006): noting each
-                # user of the new rows as changed would copy every row once more, for nothing
-                conn.execute(text(f"ALTER TABLE ratings DISABLE TRIGGER {NOTE_INSERTS}"))
-            for source in sources:
-                report = _load_plain(conn, source, mode, on_bytes)
-                if report is None:
-                    stage = stage_file(conn, source, on_bytes)
-                    report = _load_one(conn, source, stage, mode)
-                    drop_stage(conn, stage)
-                summary.files.append(report)
-            if untracked:
-                conn.execute(text(f"ALTER TABLE ratings ENABLE TRIGGER {NOTE_INSERTS}"))
+            with without_trigger(conn, "ratings", NOTE_INSERTS) if untracked else nullcontext():
+                for source in sources:
+                    report = _load_plain(conn, source, mode, on_bytes)
+                    if report is None:
+                        stage = stage_file(conn, source, on_bytes)
+                        report = _load_one(conn, source, stage, mode)
+                        drop_stage(conn, stage)
+                    summary.files.append(report)
             if strict and summary.rejected_count:
                 raise _StrictRollback
     except _StrictRollback:

@@ -1,16 +1,22 @@
 """What a replace load takes off `ratings` for the bulk insert, and how it puts it back.
 
 The keys and the movie_id index are rebuilt (test_load_modes checks their definitions); the
-foreign key is validated last, through the movie_id index.
+foreign key is validated last, through the movie_id index; the change-note trigger is dropped
+for the load's own rows and created again exactly as it was.
 """
 
-from conftest import MOVIES, RATINGS, write
+from conftest import MOVIES, RATINGS, query, write
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import StaticPool
 
 from loaders.files import read_header
-from loaders.load import load_files
+from loaders.load import NOTE_INSERTS, load_files
 from loaders.ratings import replace_plain_ratings
+
+TRIGGER = f"""
+    SELECT pg_get_triggerdef(oid), tgenabled, obj_description(oid, 'pg_trigger')
+    FROM pg_trigger WHERE tgrelid = 'ratings'::regclass AND tgname = '{NOTE_INSERTS}'
+"""
 
 
 def test_foreign_key_is_validated_through_the_movie_id_index(db_url, tmp_path) -> None:
@@ -48,3 +54,19 @@ def test_planner_settings_are_restored_after_the_validation(load, db_url, tmp_pa
         engine.dispose()
     assert loaded == 3
     assert tuple(settings) == ("on", "on")
+
+
+def test_replace_load_puts_the_note_trigger_back_as_it_was(load, db_url, tmp_path) -> None:
+    files = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS})
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:  # not the defaults, so that a plain re-creation would differ
+            conn.execute(text(f"COMMENT ON TRIGGER {NOTE_INSERTS} ON ratings IS 'it''s noted'"))
+            conn.execute(text(f"ALTER TABLE ratings ENABLE ALWAYS TRIGGER {NOTE_INSERTS}"))
+    finally:
+        engine.dispose()
+    before = query(db_url, TRIGGER)
+    load(db_url, files)
+    assert query(db_url, TRIGGER) == before == [(before[0][0], "A", "it's noted")]
+    # the load's own rows are not noted as changes (the TRUNCATE retired every stored list)
+    assert query(db_url, "SELECT count(*) FROM user_rating_changes") == [(0,)]
