@@ -38,6 +38,7 @@ def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
 
 def bench_app() -> FastAPI:
     app = create_app(pool_size=int(os.environ.get("CINECLUSTER_API_POOL_SIZE", "8")))
+    served = len(app.router.routes)
 
     @app.get("/bench/trivial", include_in_schema=False)
     async def trivial() -> dict[str, bool]:
@@ -113,4 +114,9 @@ def bench_app() -> FastAPI:
             recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
         return _out(recs)
 
+    # Routes match in order: appended last, every reference request would first be tried
+    # against all the served routes (py-spy: 12% of the pk lookup's time). First, the references
+    # are the true ceilings; the served routes pay what the app's own routing costs them.
+    routes = app.router.routes
+    routes[:] = routes[served:] + routes[:served]
     return app
