@@ -227,7 +227,8 @@ def prune(conn: Connection, keep: int) -> list[int]:
 
     Drops the versions' partitions (instant) rather than deleting millions of rows. Dropping a
     partition briefly locks its parent, so a short lock_timeout makes a busy moment skip the
-    prune (the next run prunes) instead of queueing the API's reads behind it.
+    prune (the next run prunes) instead of queueing the API's reads behind it. Then forgets the
+    rating-change notes that every kept version has seen.
     """
     newest = select(model_versions.c.version).order_by(model_versions.c.version.desc()).limit(keep)
     doomed = list(
@@ -238,14 +239,32 @@ def prune(conn: Connection, keep: int) -> list[int]:
             .order_by(model_versions.c.version)
         ).scalars()
     )
-    if not doomed:
-        return []
-    conn.execute(text("SET LOCAL lock_timeout = '5s'"))
-    for version in doomed:
-        for table in PARTITIONED:
-            conn.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, version)}"))
-    conn.execute(delete(model_versions).where(model_versions.c.version.in_(doomed)))
+    if doomed:
+        conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+        for version in doomed:
+            for table in PARTITIONED:
+                conn.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, version)}"))
+        conn.execute(delete(model_versions).where(model_versions.c.version.in_(doomed)))
+    forget_seen_rating_changes(conn)
     return doomed
+
+
+# A change visible in the oldest kept snapshot is visible in every later one: no kept version
+# (nor any future one) would treat the user's stored ranking differently without the row.
+_FORGET_SEEN = text(
+    """
+    DELETE FROM user_rating_changes
+    WHERE pg_visible_in_snapshot(changed_xid, (
+        SELECT ratings_snapshot FROM model_versions
+        WHERE ratings_snapshot IS NOT NULL ORDER BY version LIMIT 1))
+    """
+)
+
+
+def forget_seen_rating_changes(conn: Connection) -> int:
+    """Drop the change notes every kept version's rankings already reflect (keeps the table to
+    users who changed since the oldest kept run); no version with a snapshot: drops nothing."""
+    return conn.execute(_FORGET_SEEN).rowcount
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,25 @@ def test_a_rating_committed_while_the_run_ranks_users_is_not_served_stale(
         _api_equals_live(client, conn, 1, version)
 
 
+def test_change_notes_are_kept_while_a_kept_version_predates_them(clustered_db_url: str) -> None:
+    engine = create_engine(clustered_db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO ratings (user_id, movie_id, rating, ts) VALUES (1, :m, 4.5, now())"),
+            {"m": _unrated_movie(conn, 1)},
+        )
+    notes = "SELECT array_agg(user_id) FROM user_rating_changes"
+    second = run_recluster(engine, keep=2).version  # version 1 is kept: its list of user 1 is stale
+    with engine.connect() as conn:
+        assert conn.execute(text(notes)).scalar_one() == [1]
+        assert _stored(conn, 1, 1, n=5) == [] and len(_stored(conn, 1, second, n=5)) == 5
+    third = run_recluster(engine, keep=1).version  # every kept version has seen the change
+    with engine.connect() as conn:
+        assert conn.execute(text(notes)).scalar_one() is None
+        assert len(_stored(conn, 1, third, n=5)) == 5
+    engine.dispose()
+
+
 def test_a_replace_load_retires_every_list_and_an_unchanged_append_none(
     clustered_db_url: str, sample_data
 ) -> None:  # type: ignore[no-untyped-def]
