@@ -11,7 +11,11 @@ next path, finally the full one (classify with reasons, DISTINCT ON to keep the 
 rating). Measured in docs/benchmarks.md.
 """
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from queue import Full, Queue
+from typing import BinaryIO, TypeVar
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -24,6 +28,8 @@ from loaders.stage import Stage
 PLAIN_COLUMNS = ("user_id", "movie_id", "rating", "ts")  # the MovieLens header, in its order
 BLOCK_SIZE = 2 << 20  # bytes per conversion: numpy temporaries stay well under 100 MB
 _HEADER_LIMIT = 64 * 1024
+_AHEAD = 2  # converted blocks waiting for the COPY: a few MB, and the server never waits for numpy
+_T = TypeVar("_T")
 _KEY_ERRORS = (psycopg.errors.UniqueViolation, psycopg.errors.ForeignKeyViolation)
 # FREEZE refused (a cursor or an older snapshot held in this transaction): take the general path
 _FREEZE_REFUSED = psycopg.errors.ObjectNotInPrerequisiteState
@@ -58,26 +64,80 @@ def replace_plain_ratings(
                     sent += len(header)
                     on_bytes(len(header))
                     copy.write(binrows.HEADER)
-                    rest = b""
-                    while block := stream.read(BLOCK_SIZE):
-                        block = rest + block
-                        cut = block.rfind(b"\n") + 1
-                        rest = block[cut:]
-                        encoded = binrows.encode(block[:cut])
-                        if encoded is None:
-                            raise _NotClean
-                        copy.write(encoded)
-                        rows += len(encoded) // binrows.ROW.itemsize
-                        sent += len(block) - len(rest)
-                        on_bytes(len(block) - len(rest))
-                    if rest:  # a last line without a line break: the general path names it
-                        raise _NotClean
+                    # converted by a thread while this one waits for the server to take the last block
+                    with contextlib.closing(_read_ahead(_converted(stream, binrows.encode))) as blocks:
+                        for encoded, size in blocks:
+                            copy.write(encoded)
+                            rows += len(encoded) // binrows.ROW.itemsize
+                            sent += size
+                            on_bytes(size)
                     copy.write(binrows.TRAILER)
             # leaving without_indexes built the keys: a duplicate or an unknown movie raised there
     except (_NotClean, _FREEZE_REFUSED, *_KEY_ERRORS):
         on_bytes(-sent)  # the general path reads the file again
         return None
     return rows
+
+
+def _converted(stream: BinaryIO, encode: Callable[[bytes], bytes | None]) -> Iterator[tuple[bytes, int]]:
+    """(binary COPY rows, file bytes they came from) per block of whole lines; _NotClean if not plain."""
+    rest = b""
+    while block := stream.read(BLOCK_SIZE):
+        block = rest + block
+        cut = block.rfind(b"\n") + 1
+        rest = block[cut:]
+        encoded = encode(block[:cut])
+        if encoded is None:
+            raise _NotClean
+        yield encoded, cut
+    if rest:  # a last line without a line break: the general path names it
+        raise _NotClean
+
+
+def _read_ahead(items: Iterator[_T], depth: int = _AHEAD) -> Iterator[_T]:
+    """The items of `items`, produced by a thread up to `depth` ahead; its exception re-raised here.
+
+    The numpy conversion releases the GIL, so it runs on the other core while this thread waits
+    in the COPY write for the server to take the previous block. Close the generator to stop
+    the thread early (a COPY error).
+    """
+    queue: Queue[tuple[bool, object]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, object]) -> bool:
+        """Queue `entry` unless the consumer has stopped (False then)."""
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            offer((False, error))
+        else:
+            offer((False, None))
+
+    producer = threading.Thread(target=produce, name="ratings-convert", daemon=True)
+    producer.start()
+    try:
+        while True:
+            more, value = queue.get()
+            if more:
+                yield value  # type: ignore[misc]
+            elif isinstance(value, BaseException):
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        producer.join()
 
 
 def replace_clean_ratings(conn: Connection, stage: Stage) -> int | None:

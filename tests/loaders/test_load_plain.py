@@ -4,6 +4,7 @@ It must load exactly what the general path loads, and hand every file it is not 
 to the general path (which has the last word on reasons, line numbers and errors).
 """
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from sqlalchemy import create_engine
 
 from loaders import binrows
 from loaders.files import read_header
-from loaders.ratings import replace_plain_ratings
+from loaders.ratings import BLOCK_SIZE, _read_ahead, replace_plain_ratings
 
 
 def _plain(path: Path, db_url: str) -> tuple[int | None, int]:
@@ -125,3 +126,48 @@ def test_other_column_orders_take_the_general_path(load, db_url, tmp_path) -> No
     assert _plain(directory / "ratings.csv", db_url) == (None, 0)
     rows = query(db_url, "SELECT user_id, movie_id, rating FROM ratings ORDER BY 2")
     assert rows == [(1, 1, 4.0), (1, 2, 3.5)]
+
+
+def test_read_ahead_yields_in_order_and_raises_the_producers_error() -> None:
+    def numbers():
+        yield from range(10)
+        raise ValueError("line 11")
+
+    seen = []
+    with pytest.raises(ValueError, match="line 11"):
+        for number in _read_ahead(numbers(), depth=2):
+            seen.append(number)
+    assert seen == list(range(10))
+
+
+def test_read_ahead_closed_early_stops_its_thread() -> None:
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    blocks = _read_ahead(endless(), depth=2)
+    assert next(blocks) == 0
+    blocks.close()  # as when the COPY fails: the thread gives up instead of blocking on a full queue
+    assert not [t for t in threading.enumerate() if t.name == "ratings-convert"]
+    assert len(produced) <= 5  # one taken, two queued, one waiting to be put, one being made
+
+
+@pytest.mark.parametrize("tail", [b"", b"9,3,4.50,964982703\n"])
+def test_a_file_of_several_blocks(load, db_url, tmp_path, tail) -> None:
+    # past the first block; a line that is not plain there still sends the file to the general path
+    users = range(1, BLOCK_SIZE // 20 + 2)
+    lines = b"".join(b"%d,1,4.0,964982703\n" % user for user in users) + tail
+    assert len(lines) > BLOCK_SIZE
+    path = write(
+        tmp_path, {"movies.csv": MOVIES, "ratings.csv": b"userId,movieId,rating,timestamp\n" + lines}
+    )
+    rows = len(users) + (1 if tail else 0)
+    assert load(db_url, path)["ratings"]["loaded"] == rows
+    assert query(db_url, "SELECT count(*), max(user_id), sum(user_id) FROM ratings") == [
+        (rows, users[-1], sum(users) + (9 if tail else 0))
+    ]
+    size = (path / "ratings.csv").stat().st_size
+    assert _plain(path / "ratings.csv", db_url) == ((None, 0) if tail else (rows, size))
