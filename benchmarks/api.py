@@ -77,17 +77,19 @@ OURS = [
     ("/recommend/user/{id}?n=5, live SQL (rated since run)", "/bench/live/recommend/user/", "user", "?n=5"),
     ("/recommend/user/{id}?n=5&strategy=cluster, def", "/recommend/user/", "user", "?n=5&strategy=cluster"),
 ]
-NOTES = """How to read it: "vs pk lookup" divides by the primary-key lookup from an `async def`
-route on the same app in the same run (the DB-bound ceiling for one query per request; the
-served hot paths are `async def`). The `def` twins run the same SQL from `def` routes on the
-sync pool: sync vs async, measured; the faster (async) is served. Both recommendation routes
-answer in one statement on their hot path: `/recommend/movie` reads the movie's co-rating list,
-continued by its nearest in-cluster neighbours when short, both cut to the page before movies are
-joined; `/recommend/user` reads the user's stored ranking (`user_recommendations`, written by the
-recluster run) unless `user_rating_changes` notes a change to the user's ratings since the run read
-them (one primary-key lookup; it reads none of the user's ratings). The "live SQL" row is the same
-ranking computed per request, which is what a user who rated since the last run gets until the
-next one. The benchmark's users have not rated since the run. wrk: `apt-get install -y wrk`."""
+NOTES = """How to read it: "vs pk lookup" divides by the primary-key lookup from an `async def` route on the
+same app in the same run (the DB-bound ceiling for one query per request; the served hot paths are
+`async def`). The reference routes are matched before the app's own (a route pays for matching
+every route before it), so they are true ceilings. The `def` twins run the same SQL from `def`
+routes on the sync pool: sync vs async, measured; the faster (async) is served. Both
+recommendation routes answer in one statement on their hot path: `/recommend/movie` reads the
+movie's co-rating list, continued by its nearest in-cluster neighbours when short, both cut to the
+page before movies are joined; `/recommend/user` reads the user's stored ranking
+(`user_recommendations`, written by the recluster run) unless `user_rating_changes` notes a change
+to the user's ratings since the run read them (one primary-key lookup; it reads none of the user's
+ratings). The "live SQL" row is the same ranking computed per request, which is what a user who
+rated since the last run gets until the next one. The benchmark's users have not rated since the
+run. wrk: `apt-get install -y wrk`."""
 
 DRAFT = [
     ("pandas draft: /movie/{id}", "/movie/", "movie", ""),
