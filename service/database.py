@@ -135,10 +135,13 @@ class AsyncPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        try:
-            await asyncio.wait_for(self._slots.acquire(), self.timeout)
-        except TimeoutError:
-            raise PoolTimeout(f"no free database connection within {self.timeout:g} s") from None
+        if self._slots.locked():  # all busy: wait, bounded (wait_for costs a task: only then)
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            except TimeoutError:
+                raise PoolTimeout(f"no free database connection within {self.timeout:g} s") from None
+        else:
+            await self._slots.acquire()  # returns at once
         try:
             generation, conn = await self._take()
             try:
