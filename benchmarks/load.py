@@ -2,7 +2,7 @@
 
 For each dataset (ml-latest-small; synthetic 25M ratings / 62k movies) in its own benchmark
 database, with the dataset's movies loaded first (ratings reference them), per round:
-  1. `cinecluster load --ratings FILE` (replace mode: staging COPY, validation, de-duplication,
+  1. `cinecluster load --ratings FILE` (replace mode: binary COPY, validation, de-duplication,
      primary key, movie_id index and foreign key included), in a fresh process;
   2. `psql -c "\\copy bare FROM FILE csv header"` into a fresh bare, unindexed table
      (user_id int, movie_id int, rating real, ts bigint);
@@ -40,19 +40,40 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTE = """How the load gets there: a plain, clean ratings file (MovieLens' own
 `userId,movieId,rating,timestamp`
 lines) goes straight into the emptied, unindexed `ratings` table with one binary `COPY ... FREEZE`;
-numpy converts the lines on the client (epoch seconds to timestamptz, grid and range checks) while
-the server writes on the other core. Then the primary key, the foreign key and the movie_id index
-are built once (parallel builds, as the server's `max_parallel_maintenance_workers` allows). Any
-other file (CRLF, other column order, a duplicate pair, an unknown movie, a bad value) rolls back
-to a savepoint and takes the staging path with reasons. Measured at 25M and not adopted:
-`maintenance_work_mem` 2 GB instead of the loader's 1 GB (no gain beyond the noise: the builds are
-not bound by the sort spilling), one parallel maintenance worker instead of the server's default 2
-(slower), and none (the movie_id index about twice as slow). The previous version staged the file
-(17.7 s at 25M) and moved it with INSERT ... SELECT (36.4 s, WAL per row): 122 s = 4.7x.
-At ml-latest-small the load itself takes
-under half a second (the breakdown above); the rest is starting Python and importing SQLAlchemy, psycopg,
-pydantic-settings, typer/rich and numpy (about 1 s on this machine; alembic and the demo helpers
-are no longer imported by `cinecluster load`), which `psql` does not pay."""
+numpy converts the lines on the client (epoch seconds to timestamptz, grid and range checks) in a
+read-ahead thread, two blocks ahead, while the server writes the previous block on the other core.
+Then the primary key and the movie_id index are built (parallel builds, as the server's
+`max_parallel_maintenance_workers` allows), and the foreign key last: its validation query is then
+a merge anti-join of two index-only scans (the movie_id index, and movies' key) instead of a hash
+anti-join over a sequential scan of the whole heap. The planner does not choose that plan for a
+table without statistics, so sequential scans and hash joins are switched off for that one
+statement, and only when COPY FREEZE left every page all-visible. Equivalent query at 25M: 6.6-7.7 s
+as planned, 2.3 s as a merge anti-join, 2.8 s as a hash anti-join over the index; the validation
+runs through SPI, which never plans parallel (a parallel hash anti-join of the same query: 6.7 s).
+The ratings change-note trigger (revision 0006) is dropped for the load and created again from
+its catalog definition, not disabled: PostgreSQL 15 still fills a disabled trigger's transition
+table, which at 25M was an 850 MB temp file and 21.6 s instead of 16.7 s for the server's COPY.
+Any other file (CRLF, other column order, a duplicate pair, an unknown movie, a bad value) rolls
+back to a savepoint and takes the staging path with reasons.
+
+Measured at 25M and not adopted: `maintenance_work_mem` 2 or 3 GB instead of the loader's 1 GB
+(`trace_sort`: with 1 GB each of the three sort participants of the movie_id index spills to two
+runs and merges them, with more it sorts in memory, but spends the same CPU, about 8 s each, and
+the builds were no faster); one parallel maintenance worker instead of the server's default 2
+(each of the two participants then spends about 15 CPU-seconds: no gain), and none (twice as
+slow); the movie_id index before the primary key (no difference); `wal_compression = lz4` for
+the index builds' full-page WAL (no gain; superuser-only anyway); dropping the rating CHECK during
+the COPY (1.3 s of backend CPU, but adding it back scans the table again). The movie_id index
+stays the largest step: its sort compares millions of equal movie ids by heap position, while the
+primary key's input arrives presorted. The server's COPY is CPU-bound (perf: tuple forming, the
+binary receive functions, the CHECK, relation extension and WAL writes).
+
+ml-latest-small: the load itself takes about 0.3-0.4 s in process (the breakdown above). Starting
+Python and importing the libraries the command needs (SQLAlchemy, psycopg, numpy,
+pydantic-settings, typer, rich) takes about 0.7 s alone on this machine, `python -c "import ..."`
+measured beside `psql`, already more than 3x `psql \\copy` before any work is done. Importing only
+the invoked command's CLI module instead of all of them measured no gain (the other command
+modules import nothing the load does not already need)."""
 SYNTH = Path("/work/bench-data/synth25m")
 PANDAS = """
 import sys
@@ -147,7 +168,7 @@ def bench(
 
 
 # the loader's statements that build the keys, by the step they belong to
-STEPS = {"primary key": "PRIMARY KEY", "foreign key": "FOREIGN KEY", "movie_id index": "CREATE INDEX"}
+STEPS = {"primary key": "PRIMARY KEY", "movie_id index": "CREATE INDEX", "foreign key": "FOREIGN KEY"}
 
 
 @contextlib.contextmanager
