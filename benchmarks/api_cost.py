@@ -33,8 +33,8 @@ parameter, the matching of the routers mounted before theirs, and five rows turn
 and response models instead of one small dict (py-spy: parameter handling alone is about a tenth
 of the route). In PostgreSQL: one stored row plus fifteen index lookups (titles, clusters, the
 liked movie each item owes most to) or two neighbour lists, against one lookup. Under wrk
-(section API) the two overlap on two cores, so the ratio there (55-70% in these runs) is better
-than the 40-50% one request at a time gives."""
+(section API) the two overlap on two cores, so the ratio there (59-74% in these runs) is better
+than the 44-49% one request at a time gives."""
 
 ROUTES = [  # (label, path template); {user} / {movie}: a random existing id
     ("trivial endpoint (framework ceiling)", "/bench/trivial"),
