@@ -46,29 +46,16 @@ RANKINGS_COMMENT = (
     " recluster run; served while the user's ratings have not changed since (user_rating_changes)."
 )
 
-# The transition table of each trigger holds the statement's affected rows; one upsert per
-# statement, users in id order so concurrent writers lock rows in the same order.
+# Every trigger names its transition table changed_rows, so one statement serves them all: one
+# upsert per statement, users in id order so concurrent writers lock rows in the same order. An
+# UPDATE may move a rating to another user, so it has two triggers: its old rows and its new.
 NOTE_FUNCTION = """
     CREATE FUNCTION note_rating_changes() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP = 'INSERT' THEN
-            INSERT INTO user_rating_changes (user_id, changed_xid, changed_at)
-            SELECT DISTINCT user_id, pg_current_xact_id(), now() FROM new_rows ORDER BY user_id
-            ON CONFLICT (user_id) DO UPDATE
-                SET changed_xid = excluded.changed_xid, changed_at = excluded.changed_at;
-        ELSIF TG_OP = 'DELETE' THEN
-            INSERT INTO user_rating_changes (user_id, changed_xid, changed_at)
-            SELECT DISTINCT user_id, pg_current_xact_id(), now() FROM old_rows ORDER BY user_id
-            ON CONFLICT (user_id) DO UPDATE
-                SET changed_xid = excluded.changed_xid, changed_at = excluded.changed_at;
-        ELSE
-            INSERT INTO user_rating_changes (user_id, changed_xid, changed_at)
-            SELECT user_id, pg_current_xact_id(), now()
-            FROM (SELECT user_id FROM old_rows UNION SELECT user_id FROM new_rows) changed
-            ORDER BY user_id
-            ON CONFLICT (user_id) DO UPDATE
-                SET changed_xid = excluded.changed_xid, changed_at = excluded.changed_at;
-        END IF;
+        INSERT INTO user_rating_changes (user_id, changed_xid, changed_at)
+        SELECT DISTINCT user_id, pg_current_xact_id(), now() FROM changed_rows ORDER BY user_id
+        ON CONFLICT (user_id) DO UPDATE
+            SET changed_xid = excluded.changed_xid, changed_at = excluded.changed_at;
         RETURN NULL;
     END $$
 """
@@ -79,11 +66,11 @@ TRUNCATE_FUNCTION = """
         RETURN NULL;
     END $$
 """
-TRIGGERS = {
-    # name: (event, transition tables)
-    "ratings_note_inserts": ("INSERT", "REFERENCING NEW TABLE AS new_rows"),
-    "ratings_note_updates": ("UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-    "ratings_note_deletes": ("DELETE", "REFERENCING OLD TABLE AS old_rows"),
+TRIGGERS = {  # name: (event, transition table)
+    "ratings_note_inserts": ("INSERT", "NEW TABLE"),
+    "ratings_note_updates_from": ("UPDATE", "OLD TABLE"),
+    "ratings_note_updates_to": ("UPDATE", "NEW TABLE"),
+    "ratings_note_deletes": ("DELETE", "OLD TABLE"),
 }
 
 
@@ -113,7 +100,7 @@ def upgrade() -> None:
     )
     for name, (event, transition) in TRIGGERS.items():
         op.execute(
-            f"CREATE TRIGGER {name} AFTER {event} ON ratings {transition}"
+            f"CREATE TRIGGER {name} AFTER {event} ON ratings REFERENCING {transition} AS changed_rows"
             " FOR EACH STATEMENT EXECUTE FUNCTION note_rating_changes()"
         )
     op.execute(TRUNCATE_FUNCTION)
