@@ -5,7 +5,8 @@ threadpool hop: measured faster, docs/benchmarks.md); every other route, and the
 full paths, are plain `def` (FastAPI's threadpool) on the sync pool. A dependency that does
 I/O would cost one more threadpool hop per request (measured: -25% req/s), so the DB-touching
 lookups `movie_or_404` / `user_or_404` are called with the route's connection instead of via
-Depends; the dependencies themselves are `async def` and do no I/O.
+Depends; the dependencies themselves are `async def` and do no I/O. The hot paths take no
+dependency at all (`request` and `async_pool_of`): see the note at `DbDep`.
 """
 
 import secrets
@@ -21,20 +22,24 @@ from service.queries.movies import MovieRecord, get_movie
 from service.queries.users import UserContext, get_user
 
 
-async def get_pool(request: Request) -> Pool:
+def pool_of(request: Request) -> Pool:
     """The app's pool; use `with db.connection() as conn:` inside the route."""
     return request.app.state.pool
 
 
-DbDep = Annotated[Pool, Depends(get_pool)]
-
-
-async def get_async_pool(request: Request) -> AsyncPool:
+def async_pool_of(request: Request) -> AsyncPool:
     """The app's asyncio pool, for `async def` hot paths: `async with adb.connection() as conn:`."""
     return request.app.state.apool
 
 
-AsyncDbDep = Annotated[AsyncPool, Depends(get_async_pool)]
+async def get_pool(request: Request) -> Pool:
+    return pool_of(request)
+
+
+# The hot routes take `request: Request` and call pool_of / async_pool_of themselves: resolving
+# these as dependencies costs about 15 µs each per request (benchmarks/api_cost.py), 5-8% of a
+# stored /recommend/user page; every other route takes them as dependencies.
+DbDep = Annotated[Pool, Depends(get_pool)]
 
 
 def movie_or_404(conn: psycopg.Connection, movie_id: int) -> MovieRecord:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 
-from service.dependencies import AsyncDbDep, DbDep, require_admin
+from service.dependencies import DbDep, async_pool_of, require_admin
 from service.errors import ApiError, not_found
 from service.queries.movies import MovieRecord, aget_movie, get_movie, search_movies
 from service.queries.writes import MovieExists, NoFreeMovieId, insert_movie
@@ -30,9 +30,9 @@ def movie_out(m: MovieRecord) -> MovieOut:
 
 
 @router.get("/movie/{movie_id}", response_model=MovieOut, responses=errors(404, 422, 503))
-async def get_movie_by_id(movie_id: MovieIdPath, adb: AsyncDbDep) -> MovieOut:
+async def get_movie_by_id(movie_id: MovieIdPath, request: Request) -> MovieOut:
     """One movie: the original fields (movieId, title, genres, cluster) plus year and rating stats."""
-    async with adb.connection() as conn:
+    async with async_pool_of(request).connection() as conn:
         movie = await aget_movie(conn, movie_id)
     if movie is None:
         raise not_found("Movie")

@@ -3,11 +3,11 @@
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.database import Pool
-from service.dependencies import AsyncDbDep, DbDep, movie_or_404, require_version, user_or_404
+from service.dependencies import async_pool_of, movie_or_404, pool_of, require_version, user_or_404
 from service.recommenders import (
     DEFAULT_MOVIE_STRATEGY,
     DEFAULT_STRATEGY,
@@ -39,8 +39,7 @@ def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
 @router.get("/movie/{movie_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
 async def recommend_for_movie(
     movie_id: MovieIdPath,
-    db: DbDep,
-    adb: AsyncDbDep,
+    request: Request,
     n: N = 5,
     offset: RecOffset = 0,
     genre: GenreQuery = None,
@@ -55,11 +54,13 @@ async def recommend_for_movie(
 ) -> list[RecommendationOut]:
     """Movies similar to this one (never itself): by default the movies its fans also liked."""
     if strategy.value == "co_liked":  # hot path: one statement, no threadpool hop
-        async with adb.connection() as conn:
+        async with async_pool_of(request).connection() as conn:
             fast = await liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
         if fast is not None:
             return _out(fast)
-    return await run_in_threadpool(_similar_full, db, movie_id, n, offset, genre, strategy.value, seed)
+    return await run_in_threadpool(
+        _similar_full, pool_of(request), movie_id, n, offset, genre, strategy.value, seed
+    )
 
 
 def _similar_full(
@@ -84,8 +85,7 @@ def _similar_full(
 @router.get("/user/{user_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
 async def recommend_for_user(
     user_id: UserIdPath,
-    db: DbDep,
-    adb: AsyncDbDep,
+    request: Request,
     n: N = 5,
     offset: RecOffset = 0,
     genre: GenreQuery = None,
@@ -96,11 +96,13 @@ async def recommend_for_user(
 ) -> list[RecommendationOut]:
     """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
     if strategy.value == "liked_neighbours":  # hot path: the stored list in one statement
-        async with adb.connection() as conn:
+        async with async_pool_of(request).connection() as conn:
             fast = await liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
         if fast is not None:
             return _out(fast)
-    return await run_in_threadpool(_for_user_full, db, user_id, n, offset, genre, strategy.value, seed)
+    return await run_in_threadpool(
+        _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed
+    )
 
 
 def _for_user_full(

@@ -23,7 +23,7 @@ def _version(conn) -> int:  # type: ignore[no-untyped-def]
 def _stored(conn, user_id: int, version: int, *, n: int, offset: int = 0, genre: str | None = None):  # type: ignore[no-untyped-def]
     """The stored path alone (no fallback): what the API serves while the list is current."""
     page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
-    return liked_neighbours.ranked(fetch_all(conn, liked_neighbours.STORED, page))
+    return liked_neighbours.ranked(fetch_all(conn, liked_neighbours.STORED[genre is not None], page))
 
 
 def _live(conn, user_id: int, version: int, **page) -> list[Recommendation]:  # type: ignore[no-untyped-def]
