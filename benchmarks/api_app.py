@@ -24,17 +24,13 @@ from service.app import create_app
 from service.dependencies import DbDep, movie_or_404, user_or_404
 from service.errors import not_found
 from service.queries.movies import get_movie
-from service.recommenders import Recommendation, liked_neighbours
+from service.recommenders import liked_neighbours
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut
-from service.schemas.recommend import RecommendationOut
+from service.schemas.recommend import Items, RecommendationOut, recommendation_items
 from service.sql import fetch_all
 
 PK = "SELECT title FROM movies WHERE movie_id = %(id)s"
-
-
-def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
-    return [RecommendationOut.of(r) for r in recs]
 
 
 def bench_app() -> FastAPI:
@@ -73,7 +69,7 @@ def bench_app() -> FastAPI:
         "/sync/recommend/movie/{movie_id}",
         response_model=list[RecommendationOut],
     )
-    def similar_sync(movie_id: int, db: DbDep, n: int = 5) -> list[RecommendationOut]:
+    def similar_sync(movie_id: int, db: DbDep, n: int = 5) -> Items:
         """The served hot path's statement, else the full path (as the served route)."""
         page = {"movie_id": movie_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
@@ -85,13 +81,13 @@ def bench_app() -> FastAPI:
                 recs = liked_neighbours.similar(
                     conn, movie_id, cluster=movie.cluster, n=n, offset=0, genre=None, version=version
                 )
-        return _out(recs)
+        return recommendation_items(recs)
 
     @bench.get(
         "/sync/recommend/user/{user_id}",
         response_model=list[RecommendationOut],
     )
-    def user_sync(user_id: int, db: DbDep, n: int = 5) -> list[RecommendationOut]:
+    def user_sync(user_id: int, db: DbDep, n: int = 5) -> Items:
         """The served hot path's statement, else the live ranking (as the served route)."""
         page = {"user_id": user_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
@@ -99,18 +95,18 @@ def bench_app() -> FastAPI:
             if len(recs) < n:
                 version = user_or_404(conn, user_id).version or 0
                 recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=version)
-        return _out(recs)
+        return recommendation_items(recs)
 
     @bench.get(
         "/live/recommend/user/{user_id}",
         response_model=list[RecommendationOut],
     )
-    def user_live(user_id: int, db: DbDep, n: int = 5) -> list[RecommendationOut]:
+    def user_live(user_id: int, db: DbDep, n: int = 5) -> Items:
         """The live SQL ranking only: what a user who rated since the last run gets."""
         with db.connection() as conn:
             user = user_or_404(conn, user_id)
             recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
-        return _out(recs)
+        return recommendation_items(recs)
 
     # Routes match in order. The references sit in front, so they are the true ceilings (appended
     # last, each reference request was first tried against all the served routes: py-spy, 12% of

@@ -2,8 +2,8 @@
 
 The wrk table (benchmarks/api.py) says how fast each route is under load; this says why. Each
 route of the benchmark app (benchmarks/api_app.py: the real app plus the references) is called
-one request at a time straight through ASGI, in this process: no HTTP parsing, no socket, no
-load tool, no concurrency. Per request, `time.process_time()` is the app's own CPU (routing,
+one request at a time straight through ASGI, in this process, on uvloop as under uvicorn: no
+HTTP parsing, no socket, no load tool, no concurrency. Per request, `time.process_time()` is the app's own CPU (routing,
 parameters, the handler, psycopg, the response) and wall minus CPU is the time spent waiting for
 PostgreSQL (the statement, plus the server's scheduling). Medians of interleaved rounds over the
 same random ids. Uses an API benchmark database made by benchmarks/api.py (bench_api_<label>).
@@ -13,13 +13,13 @@ Writes docs/benchmarks.md, section "API cost per request".
 """
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import uvloop  # what uvicorn runs the app on (uvicorn[standard])
 from sqlalchemy import create_engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -144,7 +144,7 @@ def main() -> None:
         url = make_url(server).set(database=f"bench_api_{label.replace('-', '_')}")
         section = table(
             label,
-            asyncio.run(_measure(url.render_as_string(hide_password=False), args.requests, args.rounds)),
+            uvloop.run(_measure(url.render_as_string(hide_password=False), args.requests, args.rounds)),
         )
         print(section, flush=True)
         tables.append(section)

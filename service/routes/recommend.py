@@ -13,11 +13,10 @@ from service.recommenders import (
     DEFAULT_STRATEGY,
     MOVIE_STRATEGIES,
     STRATEGIES,
-    Recommendation,
     liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
-from service.schemas.recommend import RecommendationOut
+from service.schemas.recommend import Items, RecommendationOut, recommendation_items
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 
@@ -30,10 +29,6 @@ Seed = Annotated[
     int | None,
     Query(ge=0, le=2**62, description="Only for strategy=random: the same seed gives the same sample."),
 ]
-
-
-def _out(recs: list[Recommendation]) -> list[RecommendationOut]:
-    return [RecommendationOut.of(r) for r in recs]
 
 
 @router.get("/movie/{movie_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
@@ -51,13 +46,13 @@ async def recommend_for_movie(
         ),
     ] = MovieStrategyName(DEFAULT_MOVIE_STRATEGY),
     seed: Seed = None,
-) -> list[RecommendationOut]:
+) -> Items:
     """Movies similar to this one (never itself): by default the movies its fans also liked."""
     if strategy.value == "co_liked":  # hot path: one statement, no threadpool hop
         async with async_pool_of(request).connection() as conn:
             fast = await liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
         if fast is not None:
-            return _out(fast)
+            return recommendation_items(fast)
     return await run_in_threadpool(
         _similar_full, pool_of(request), movie_id, n, offset, genre, strategy.value, seed
     )
@@ -65,7 +60,7 @@ async def recommend_for_movie(
 
 def _similar_full(
     db: Pool, movie_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
-) -> list[RecommendationOut]:
+) -> Items:
     """Any strategy, any page, with the 404/503 checks: the full path, on the sync pool."""
     with db.connection() as conn:
         movie = movie_or_404(conn, movie_id)
@@ -79,7 +74,7 @@ def _similar_full(
             version=require_version(movie.version),
             seed=seed,
         )
-    return _out(recs)
+    return recommendation_items(recs)
 
 
 @router.get("/user/{user_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
@@ -93,13 +88,13 @@ async def recommend_for_user(
         UserStrategyName, Query(description="Ranking strategy; `random` is the team's original sample.")
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
-) -> list[RecommendationOut]:
+) -> Items:
     """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
     if strategy.value == "liked_neighbours":  # hot path: the stored list in one statement
         async with async_pool_of(request).connection() as conn:
             fast = await liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
         if fast is not None:
-            return _out(fast)
+            return recommendation_items(fast)
     return await run_in_threadpool(
         _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed
     )
@@ -107,7 +102,7 @@ async def recommend_for_user(
 
 def _for_user_full(
     db: Pool, user_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
-) -> list[RecommendationOut]:
+) -> Items:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     # the default strategy's stored list was just tried by the hot path: rank live directly
     rank = liked_neighbours.live_strategy if strategy == "liked_neighbours" else STRATEGIES[strategy]
@@ -122,4 +117,4 @@ def _for_user_full(
             version=require_version(user.version),
             seed=seed,
         )
-    return _out(recs)
+    return recommendation_items(recs)

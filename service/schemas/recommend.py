@@ -1,5 +1,7 @@
 """Recommendations: the original `{movieId, title}` items plus genres, cluster, score, reason."""
 
+from typing import Any
+
 from pydantic import Field
 
 from service.recommenders.types import Recommendation
@@ -15,16 +17,25 @@ class RecommendationOut(ApiModel):
     score: float | None = Field(description="Higher is better; null for random picks.", examples=[0.83])
     reason: str = Field(examples=["popular in cluster 3, 41% of your taste"])
 
-    @classmethod
-    def of(cls, r: Recommendation) -> "RecommendationOut":
-        return cls(
-            movieId=r.movie_id,
-            title=r.title,
-            genres=join_genres(r.genres),
-            cluster=r.cluster,
-            score=r.score,
-            reason=r.reason,
-        )
+
+Items = list[dict[str, Any]]
+
+
+def recommendation_items(recs: list[Recommendation]) -> Items:
+    """The body of a recommendations answer: RecommendationOut's fields as plain dicts, which
+    FastAPI validates and serialises against the response model in pydantic's compiled core.
+    Building the models in Python instead cost 4 µs an item (benchmarks/api_cost.py)."""
+    return [
+        {
+            "movieId": r.movie_id,
+            "title": r.title,
+            "genres": join_genres(r.genres),
+            "cluster": r.cluster,
+            "score": r.score,
+            "reason": r.reason,
+        }
+        for r in recs
+    ]
 
 
 class ClusterAffinityOut(ApiModel):
