@@ -3,11 +3,11 @@
 The wrk table (benchmarks/api.py) says how fast each route is under load; this says why. Each
 route of the benchmark app (benchmarks/api_app.py: the real app plus the references) is called
 one request at a time straight through ASGI, in this process, on uvloop as under uvicorn: no
-HTTP parsing, no socket, no load tool, no concurrency. Per request, `time.process_time()` is the app's own CPU (routing,
-parameters, the handler, psycopg, the response) and wall minus CPU is the time spent waiting for
-PostgreSQL (the statement, plus the server's scheduling). Medians of interleaved rounds over the
-same random ids. Uses an API benchmark database made by benchmarks/api.py (bench_api_<label>).
-Writes docs/benchmarks.md, section "API cost per request".
+HTTP parsing, no socket, no load tool, no concurrency. Per request, `time.process_time()` is the
+app's own CPU (routing, parameters, the handler, psycopg, the response) and wall minus CPU is
+the time spent waiting for PostgreSQL (the statement, plus the server's scheduling). Medians of
+interleaved rounds over the same random ids. Uses an API benchmark database made by
+benchmarks/api.py (bench_api_<label>). Writes docs/benchmarks.md, section "API cost per request".
 
     flock /tmp/cinecluster-bench.lock .venv/bin/python benchmarks/api_cost.py --datasets synth25m
 """

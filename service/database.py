@@ -135,9 +135,11 @@ class AsyncPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        if self._slots.locked():  # all busy: wait, bounded (wait_for costs a task: only then)
+        if self._slots.locked():  # all busy (the usual case under load): wait, bounded
             try:
-                await asyncio.wait_for(self._slots.acquire(), self.timeout)
+                # a timer, not wait_for's extra task per request
+                async with asyncio.timeout(self.timeout):
+                    await self._slots.acquire()
             except TimeoutError:
                 raise PoolTimeout(f"no free database connection within {self.timeout:g} s") from None
         else:
