@@ -17,7 +17,7 @@ Started by benchmarks/api.py: `uvicorn --factory benchmarks.api_app:bench_app`.
 
 import os
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.routing import Mount
 
 from service.app import create_app
@@ -27,7 +27,7 @@ from service.queries.movies import get_movie
 from service.recommenders import liked_neighbours
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut
-from service.schemas.recommend import Items, RecommendationOut, recommendation_items
+from service.schemas.recommend import RecommendationOut, recommendations_response
 from service.sql import fetch_all
 
 PK = "SELECT title FROM movies WHERE movie_id = %(id)s"
@@ -69,7 +69,7 @@ def bench_app() -> FastAPI:
         "/sync/recommend/movie/{movie_id}",
         response_model=list[RecommendationOut],
     )
-    def similar_sync(movie_id: int, db: DbDep, n: int = 5) -> Items:
+    def similar_sync(movie_id: int, db: DbDep, n: int = 5) -> Response:
         """The served hot path's statement, else the full path (as the served route)."""
         page = {"movie_id": movie_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
@@ -81,13 +81,13 @@ def bench_app() -> FastAPI:
                 recs = liked_neighbours.similar(
                     conn, movie_id, cluster=movie.cluster, n=n, offset=0, genre=None, version=version
                 )
-        return recommendation_items(recs)
+        return recommendations_response(recs)
 
     @bench.get(
         "/sync/recommend/user/{user_id}",
         response_model=list[RecommendationOut],
     )
-    def user_sync(user_id: int, db: DbDep, n: int = 5) -> Items:
+    def user_sync(user_id: int, db: DbDep, n: int = 5) -> Response:
         """The served hot path's statement, else the live ranking (as the served route)."""
         page = {"user_id": user_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
@@ -95,18 +95,18 @@ def bench_app() -> FastAPI:
             if len(recs) < n:
                 version = user_or_404(conn, user_id).version or 0
                 recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=version)
-        return recommendation_items(recs)
+        return recommendations_response(recs)
 
     @bench.get(
         "/live/recommend/user/{user_id}",
         response_model=list[RecommendationOut],
     )
-    def user_live(user_id: int, db: DbDep, n: int = 5) -> Items:
+    def user_live(user_id: int, db: DbDep, n: int = 5) -> Response:
         """The live SQL ranking only: what a user who rated since the last run gets."""
         with db.connection() as conn:
             user = user_or_404(conn, user_id)
             recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
-        return recommendation_items(recs)
+        return recommendations_response(recs)
 
     # Routes match in order. The references sit in front, so they are the true ceilings (appended
     # last, each reference request was first tried against all the served routes: py-spy, 12% of

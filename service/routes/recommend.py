@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.database import Pool
@@ -16,7 +16,7 @@ from service.recommenders import (
     liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
-from service.schemas.recommend import Items, RecommendationOut, recommendation_items
+from service.schemas.recommend import RecommendationOut, recommendations_response
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 
@@ -46,13 +46,13 @@ async def recommend_for_movie(
         ),
     ] = MovieStrategyName(DEFAULT_MOVIE_STRATEGY),
     seed: Seed = None,
-) -> Items:
+) -> Response:
     """Movies similar to this one (never itself): by default the movies its fans also liked."""
     if strategy.value == "co_liked":  # hot path: one statement, no threadpool hop
         async with async_pool_of(request).connection() as conn:
             fast = await liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
         if fast is not None:
-            return recommendation_items(fast)
+            return recommendations_response(fast)
     return await run_in_threadpool(
         _similar_full, pool_of(request), movie_id, n, offset, genre, strategy.value, seed
     )
@@ -60,7 +60,7 @@ async def recommend_for_movie(
 
 def _similar_full(
     db: Pool, movie_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
-) -> Items:
+) -> Response:
     """Any strategy, any page, with the 404/503 checks: the full path, on the sync pool."""
     with db.connection() as conn:
         movie = movie_or_404(conn, movie_id)
@@ -74,7 +74,7 @@ def _similar_full(
             version=require_version(movie.version),
             seed=seed,
         )
-    return recommendation_items(recs)
+    return recommendations_response(recs)
 
 
 @router.get("/user/{user_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
@@ -88,13 +88,13 @@ async def recommend_for_user(
         UserStrategyName, Query(description="Ranking strategy; `random` is the team's original sample.")
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
-) -> Items:
+) -> Response:
     """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
     if strategy.value == "liked_neighbours":  # hot path: the stored list in one statement
         async with async_pool_of(request).connection() as conn:
             fast = await liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
         if fast is not None:
-            return recommendation_items(fast)
+            return recommendations_response(fast)
     return await run_in_threadpool(
         _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed
     )
@@ -102,7 +102,7 @@ async def recommend_for_user(
 
 def _for_user_full(
     db: Pool, user_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
-) -> Items:
+) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     # the default strategy's stored list was just tried by the hot path: rank live directly
     rank = liked_neighbours.live_strategy if strategy == "liked_neighbours" else STRATEGIES[strategy]
@@ -117,4 +117,4 @@ def _for_user_full(
             version=require_version(user.version),
             seed=seed,
         )
-    return recommendation_items(recs)
+    return recommendations_response(recs)
