@@ -79,8 +79,9 @@ OURS = [
 ]
 NOTES = """How to read it: "vs pk lookup" divides by the primary-key lookup from an `async def` route on the
 same app in the same run (the DB-bound ceiling for one query per request; the served hot paths are
-`async def`). The reference routes are matched before the app's own (a route pays for matching
-every route before it), so they are true ceilings. The `def` twins run the same SQL from `def`
+`async def`). A route pays for matching every route before it, so the references sit in front,
+under one Mount: they are true ceilings, and a served route pays one prefix test for them on top
+of its own routing in the app. The `def` twins run the same SQL from `def`
 routes on the sync pool: sync vs async, measured; the faster (async) is served. Both
 recommendation routes answer in one statement on their hot path: `/recommend/movie` reads the
 movie's co-rating list, continued by its nearest in-cluster neighbours when short, both cut to the
