@@ -3,7 +3,10 @@
 Affinity comes from the user's ratings and the active assignments at request time (liked
 movies weigh more), so a rating posted a second ago already counts. Candidates are the top
 TOP_CLUSTERS clusters' movies in quality order (popularity blended with a Bayesian average);
-score = quality * (1 + affinity). Movies the user rated are excluded in SQL.
+score = quality * (1 + affinity). Movies the user rated are excluded in numpy (their ids come
+packed, 4 bytes each), so only the page goes to SQL for titles, not every candidate as three
+lists of Python ints (thousands for a heavy user); with a genre filter every candidate still
+does, since genres live in the database.
 """
 
 import numpy as np
@@ -12,20 +15,24 @@ from sqlalchemy import text
 from service.queries.users import cluster_affinities
 from service.recommenders.ranking import RANKINGS
 from service.recommenders.types import Recommendation
-from service.sql import DbConnection, compile_sql, fetch_all
+from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
 
 TOP_CLUSTERS = 3
 
+RATED = compile_sql(
+    text("SELECT string_agg(int4send(movie_id), ''::bytea) FROM ratings WHERE user_id = :user_id")
+)
+
+# Candidates arrive ranked (score desc, movie id asc); the genre filter and the page apply here.
 CANDIDATES = compile_sql(
     text(
         """
     SELECT c.movie_id, m.title, m.genres, c.cluster, c.score
     FROM unnest(CAST(:ids AS integer[]), CAST(:scores AS float8[]), CAST(:clusters AS integer[]))
-         AS c(movie_id, score, cluster)
+         WITH ORDINALITY AS c(movie_id, score, cluster, position)
     JOIN movies m ON m.movie_id = c.movie_id
-    WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = c.movie_id)
-      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
-    ORDER BY c.score DESC, c.movie_id
+    WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
+    ORDER BY c.position
     LIMIT :n OFFSET :offset
     """
     ),
@@ -45,25 +52,26 @@ def recommend(
 ) -> list[Recommendation]:
     affinities = cluster_affinities(conn, user_id, version)[:TOP_CLUSTERS]
     rankings = RANKINGS.get(conn, version)
+    rated = np.frombuffer(fetch_value(conn, RATED, {"user_id": user_id}) or b"", dtype=">i4")
     share = {a.cluster: a.affinity for a in affinities}
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    excluded_at_most = 0
     for a in affinities:
         ranking = rankings.get(a.cluster)
         if ranking is None:
             continue
-        # Enough candidates even if every movie the user rated here ranks on top (no genre
-        # filter); with a filter we cannot know, so the whole cluster goes in.
+        # Without a genre filter the page is among the first n + offset unrated movies of each
+        # cluster, which the first n + offset + (rated here) contain; with one, any may be.
         take = len(ranking.ids) if genre else min(len(ranking.ids), n + offset + a.rated)
-        excluded_at_most += a.rated
-        boosted = ranking.scores[:take] * (1.0 + a.affinity)
-        parts.append((ranking.ids[:take], boosted, np.full(take, a.cluster, dtype=np.int32)))
+        unrated = ~np.isin(ranking.ids[:take], rated)
+        ids = ranking.ids[:take][unrated][: None if genre else n + offset]
+        boosted = ranking.scores[:take][unrated][: len(ids)] * (1.0 + a.affinity)
+        parts.append((ids, boosted, np.full(len(ids), a.cluster, dtype=np.int32)))
     if not parts:
         return []
     ids, scores, clusters = (np.concatenate(p) for p in zip(*parts, strict=True))
     order = np.lexsort((ids, -scores))
     if not genre:
-        order = order[: n + offset + excluded_at_most]
+        order, offset = order[offset : offset + n], 0
     rows = fetch_all(
         conn,
         CANDIDATES,
@@ -71,7 +79,6 @@ def recommend(
             "ids": ids[order].tolist(),
             "scores": scores[order].tolist(),
             "clusters": clusters[order].tolist(),
-            "user_id": user_id,
             "genre": genre,
             "n": n,
             "offset": offset,
