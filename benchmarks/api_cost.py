@@ -26,15 +26,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import DATASETS
 from load import machine, write_section
 
-NOTES = """How to read it: the recommendation routes cost about twice the primary-key lookup per request,
-and the gap is split between the process and the database. In the process: FastAPI's handling of
-their five validated query parameters (n, offset, genre, strategy, seed) against one path
-parameter, the matching of the routers mounted before theirs, and five rows turned into items
-and response models instead of one small dict (py-spy: parameter handling alone is about a tenth
-of the route). In PostgreSQL: one stored row plus fifteen index lookups (titles, clusters, the
-liked movie each item owes most to) or two neighbour lists, against one lookup. Under wrk
-(section API) the two overlap on two cores, so the ratio there (59-74% in these runs) is better
-than the 44-49% one request at a time gives."""
+NOTES = """How to read it: under wrk (section API) the single uvicorn process is the bottleneck (about
+95% of one core during a /recommend/user run; PostgreSQL's backends share the other core with wrk),
+so the Python CPU column decides the req/s ratio more than the waiting column. What a
+recommendation route spends in Python beyond the primary-key lookup, measured piece by piece:
+FastAPI's handling of its five validated query parameters (n, offset, genre, strategy, seed),
+about 33 µs (`request_params_to_args`, in isolation); a statement with four parameters that
+returns five rows of seven columns instead of one value, about 40 µs; the items and their JSON,
+about 15 µs. Removed in this revision, each measured in process before it went in: the pools
+resolved as dependencies (about 30 µs), FastAPI validating and serialising the route's own items
+against the response model (about 30 µs), a frozen dataclass per item (about 15 µs), the
+benchmark's own reference routes matched before every served route (about 50 µs, now one Mount),
+and unnesting the whole stored list to cut a page from it (15% of the statement). In PostgreSQL
+the routes read one stored row or two neighbour lists plus fifteen index lookups, against one."""
 
 ROUTES = [  # (label, path template); {user} / {movie}: a random existing id
     ("trivial endpoint (framework ceiling)", "/bench/trivial"),
