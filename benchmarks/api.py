@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
 
-from cinecluster.settings import DEFAULT_SAMPLE_DATA  # noqa: E402
+from cinecluster.settings import DEFAULT_SAMPLE_DATA, Settings  # noqa: E402
 
 DATASETS = {
     "ml-latest-small": DEFAULT_SAMPLE_DATA,
@@ -339,7 +339,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="rounds (medians are reported)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--pool-size", type=int, default=8)
+    parser.add_argument("--pool-size", type=int, default=Settings.model_fields["api_pool_size"].default)
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--reuse", action="store_true", help="keep an already loaded+clustered database")
     parser.add_argument("--drop", action="store_true", help="drop the benchmark databases afterwards")

@@ -15,8 +15,6 @@
 Started by benchmarks/api.py: `uvicorn --factory benchmarks.api_app:bench_app`.
 """
 
-import os
-
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.routing import Mount
 
@@ -34,7 +32,7 @@ PK = "SELECT title FROM movies WHERE movie_id = %(id)s"
 
 
 def bench_app() -> FastAPI:
-    app = create_app(pool_size=int(os.environ.get("CINECLUSTER_API_POOL_SIZE", "8")))
+    app = create_app()  # CINECLUSTER_API_POOL_SIZE, as `cinecluster serve --pool-size`
     bench = APIRouter(include_in_schema=False)
 
     @bench.get("/trivial")

@@ -1,6 +1,5 @@
 """The FastAPI application: `create_app()` wires settings, the pooled engine, routes, errors, metrics."""
 
-import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -48,9 +47,10 @@ def _lazy_write_engine(url: str, settings: Settings) -> tuple[Callable[[], Engin
     return get, dispose
 
 
-def create_app(settings: Settings | None = None, *, pool_size: int = 8) -> FastAPI:
+def create_app(settings: Settings | None = None, *, pool_size: int | None = None) -> FastAPI:
     """The API; the database is not touched until the first request, so start-up never fails on it."""
     settings = settings or get_settings()
+    pool_size = pool_size or settings.api_pool_size
     url = settings.require_database_url()
 
     @asynccontextmanager
@@ -83,4 +83,4 @@ def create_app(settings: Settings | None = None, *, pool_size: int = 8) -> FastA
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for `cinecluster serve` (each worker process builds its own app)."""
-    return create_app(pool_size=int(os.environ.get("CINECLUSTER_API_POOL_SIZE", "8")))
+    return create_app()
