@@ -38,7 +38,10 @@ def recommendations_response(recs: list[Recommendation]) -> Response:
         }
         for r in recs
     ]
-    return Response(json.dumps(items, ensure_ascii=False, allow_nan=False), media_type="application/json")
+    body = json.dumps(
+        items, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )  # compact, as FastAPI
+    return Response(body, media_type="application/json")
 
 
 class ClusterAffinityOut(ApiModel):
