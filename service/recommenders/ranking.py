@@ -8,7 +8,7 @@ memory grows with the catalogue, never with the number of ratings. Scores come f
 Loading is bounded too: the ranking arrives sorted, packed in one bytea (16 bytes a movie, no
 Python object per row), and one thread loads while concurrent requests for the same version
 wait for it. Row by row, with every busy thread loading at once after a start or a TTL expiry,
-the server's RSS rose by ~40 MB at 62k movies (benchmarks/api.py).
+one wrk pass of strategy=cluster raised the server's RSS by 39 MB at 62k movies; now by ~10 MB.
 """
 
 import threading
