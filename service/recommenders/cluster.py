@@ -63,8 +63,11 @@ def recommend(
         # cluster, which the first n + offset + (rated here) contain; with one, any may be.
         take = len(ranking.ids) if genre else min(len(ranking.ids), n + offset + a.rated)
         unrated = ~np.isin(ranking.ids[:take], rated)
-        ids = ranking.ids[:take][unrated][: None if genre else n + offset]
-        boosted = ranking.scores[:take][unrated][: len(ids)] * (1.0 + a.affinity)
+        ids = ranking.ids[:take][unrated]
+        scores = ranking.scores[:take][unrated]
+        if not genre:
+            ids, scores = ids[: n + offset], scores[: n + offset]
+        boosted = scores * (1.0 + a.affinity)
         parts.append((ids, boosted, np.full(len(ids), a.cluster, dtype=np.int32)))
     if not parts:
         return []

@@ -30,7 +30,7 @@ from sqlalchemy import text
 from cinecluster.ranking import PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
 from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
-from service.sql import DbConnection, afetch_all, compile_sql, fetch_all, fetch_value
+from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
 
 # The stored list, only while it is current: the user's last rating change (if any) is visible
 # in the snapshot the recluster run read the ratings under, i.e. the list already reflects it
@@ -71,14 +71,18 @@ _STORED_PAGE = {
     },
 }
 _ACTIVE = "(SELECT a.version FROM active_model a)"
-STORED = {
-    with_genre: compile_sql(text(_STORED.format(version=":version", **page)))
-    for with_genre, page in _STORED_PAGE.items()
-}
-STORED_ACTIVE = {
-    with_genre: compile_sql(text(_STORED.format(version=_ACTIVE, **page)))
-    for with_genre, page in _STORED_PAGE.items()
-}
+
+
+def _stored(version: str) -> dict[bool, Query]:
+    """The stored-page statement per "has a genre filter", for a version expression."""
+    return {
+        with_genre: compile_sql(text(_STORED.format(version=version, **page)))
+        for with_genre, page in _STORED_PAGE.items()
+    }
+
+
+STORED = _stored(":version")
+STORED_ACTIVE = _stored(_ACTIVE)
 
 # The live ranking. item_neighbours carries each neighbour's cluster and ln(1 + ratings), so
 # the candidates are ranked from one table; movies are looked up only for the page.
