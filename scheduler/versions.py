@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from cinecluster.activation import set_active
 from cinecluster.errors import UserError
 from cinecluster.tables import (
     active_model,
@@ -192,17 +192,6 @@ def analyze_version(conn: Connection, version: int) -> None:
         name = partition_name(table, version) if table in PARTITIONED else table
         if conn.execute(text("SELECT to_regclass(:t)"), {"t": name}).scalar() is not None:
             conn.execute(text(f"ANALYZE {name}"))
-
-
-def set_active(conn: Connection, version: int) -> None:
-    """Serve `version` from now on: one UPDATE, so readers switch atomically."""
-    stmt = pg_insert(active_model).values(singleton=True, version=version)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[active_model.c.singleton],
-            set_={"version": stmt.excluded.version, "activated_at": func.now()},
-        )
-    )
 
 
 def active_version(conn: Connection) -> int | None:

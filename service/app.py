@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from cinecluster.db import make_engine
 from cinecluster.settings import Settings, get_settings
+from service import dashboard
 from service.database import AsyncPool, Pool
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, pool_size: int | None = None
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    dashboard.install(app)  # the pages people open: /dashboard
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

@@ -205,11 +205,19 @@ def recommend(
     seed: int | None = None,
 ) -> list[Recommendation]:
     """The stored list while it is current and long enough for the page; else the live ranking."""
-    page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
-    stored = ranked(fetch_all(conn, STORED[genre is not None], page))
-    if len(stored) == n:
-        return stored
+    found = stored(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+    if found is not None:
+        return found
     return live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+
+
+def stored(
+    conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+) -> list[Recommendation] | None:
+    """The page of the stored list, or None when it cannot serve it (out of date, too short)."""
+    page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
+    rows = ranked(fetch_all(conn, STORED[genre is not None], page))
+    return rows if len(rows) == n else None
 
 
 def live_strategy(
@@ -407,3 +415,32 @@ def similar(
     )
     fresh = [r for r in fill if r.movie_id not in listed]
     return page + fresh[skip : skip + n - len(page)]
+
+
+# The liked movies of the live ranking's profile (its `liked` CTE, so both read one definition),
+# most recent first, with the star rating: what the dashboard shows as "movies you liked".
+PROFILE = compile_sql(
+    text(
+        _CANDIDATES
+        + """
+    SELECT m.movie_id, m.title, m.genres, r.rating, r.ts
+    FROM liked l
+    JOIN ratings r ON r.user_id = :user_id AND r.movie_id = l.movie_id
+    JOIN movies m ON m.movie_id = l.movie_id
+    ORDER BY r.ts DESC, r.movie_id DESC
+    """
+    ),
+    prepare=False,
+)
+
+
+def liked_profile(conn: DbConnection, user_id: int, version: int) -> list[Any]:
+    """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
+    params = {
+        "user_id": user_id,
+        "version": version,
+        "cap": PROFILE_CAP,
+        "w_affinity": W_AFFINITY,
+        "w_popularity": W_POPULARITY,
+    }
+    return fetch_all(conn, PROFILE, params)

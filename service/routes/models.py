@@ -1,9 +1,12 @@
-"""Model versions."""
+"""Model versions; activating a kept one (rollback) is an admin write."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from service.dependencies import DbDep
-from service.errors import no_active_model
+from fastapi import APIRouter, Depends, Path, Request
+
+from cinecluster.activation import set_active
+from service.dependencies import DbDep, require_admin
+from service.errors import no_active_model, not_found
 from service.queries.models import list_models
 from service.queries.stats import active_version
 from service.schemas.common import errors
@@ -28,3 +31,23 @@ def active(db: DbDep) -> ModelOut:
     if not found:
         raise no_active_model()
     return ModelOut(**found[0])
+
+
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="A kept model version.", examples=[1])]
+
+
+@router.post(
+    "/{version}/activate",
+    response_model=ModelOut,
+    dependencies=[Depends(require_admin)],
+    responses=errors(401, 403, 404, 422, 503),
+)
+def activate_version(version: VersionPath, db: DbDep, request: Request) -> ModelOut:
+    """Serve this kept version from now on (rollback, admin), like `cinecluster model activate`."""
+    with db.connection() as conn:
+        if not list_models(conn, version):
+            raise not_found("Model version")
+    with request.app.state.write_engine().begin() as conn:
+        set_active(conn, version)
+    with db.connection() as conn:
+        return ModelOut(**list_models(conn, version)[0])

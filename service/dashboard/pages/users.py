@@ -1,0 +1,77 @@
+"""`/dashboard/users` (open a user by id) and `/dashboard/users/{id}`: profile, clusters, lists."""
+
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service.dashboard.errors import page_router
+from service.dashboard.templating import render
+from service.dependencies import pool_of, require_version, user_or_404
+from service.errors import ApiError
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, liked_neighbours
+from service.routes.users import favorite_cluster
+from service.schemas.common import INT4_MAX, UserIdPath
+
+router = page_router("/dashboard/users")
+
+RECOMMENDED = 10  # as /recommend/user/{id}?n=10
+PROFILE_SHOWN = 60
+
+USER_STRATEGY_NOTES = {
+    "liked_neighbours": "liked by people who liked what this user liked (the default)",
+    "cluster": "the best movies of the user's top clusters, boosted by their affinity",
+    "random": "the team's original random sample from the favourite cluster (a fresh one per visit)",
+}
+
+
+def recommendation_lists(conn: psycopg.Connection, user_id: int, version: int) -> list[dict[str, Any]]:
+    """Each strategy's first page, and whether it is the list stored by the last recluster run
+    (the default strategy while the user's ratings are unchanged) or was ranked live just now."""
+    lists = []
+    for name, strategy in STRATEGIES.items():
+        page = {"n": RECOMMENDED, "offset": 0, "genre": None, "version": version}
+        items = liked_neighbours.stored(conn, user_id, **page) if name == "liked_neighbours" else None
+        source = "stored" if items is not None else "live"
+        if items is None:
+            items = strategy(conn, user_id, **page, seed=None)
+        lists.append({"name": name, "items": items, "source": source, "default": name == DEFAULT_STRATEGY})
+    return lists
+
+
+@router.get("", response_class=HTMLResponse)
+def open_user(request: Request, user: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None) -> Response:
+    """The form; with `?user=ID` it goes to that user's page."""
+    if user is not None:
+        return RedirectResponse(request.url_for("user_page", user_id=user), status_code=303)
+    return render(request, "users.html", section="users")
+
+
+@router.get("/{user_id}", response_class=HTMLResponse, name="user_page")
+def user_page(request: Request, user_id: UserIdPath) -> HTMLResponse:
+    """Liked movies, favourite cluster with affinities, recommendations per strategy."""
+    pool = pool_of(request)
+    with pool.connection() as conn:
+        user = user_or_404(conn, user_id)
+        version = require_version(user.version)
+        profile = liked_neighbours.liked_profile(conn, user.user_id, version)
+        lists = recommendation_lists(conn, user.user_id, version)
+    try:
+        favourite = favorite_cluster(user_id, pool)  # the API's own answer, field for field
+    except ApiError as error:
+        if error.status_code != 404:
+            raise
+        favourite = None  # every rated movie was added after the last run
+    return render(
+        request,
+        "user.html",
+        section="users",
+        user_id=user.user_id,
+        version=version,
+        profile=profile[:PROFILE_SHOWN],
+        profile_total=len(profile),
+        favourite=favourite,
+        lists=lists,
+        notes=USER_STRATEGY_NOTES,
+    )
