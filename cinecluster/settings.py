@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     recluster_cron: str = Field(
         default="0 3 * * mon", description="Crontab (UTC) of the weekly recluster run."
     )
+    # scheduler process: requested runs are picked up on NOTIFY, else within scheduler_poll_s
+    scheduler_poll_s: float = Field(
+        default=5.0, gt=0, description="Seconds between the scheduler's checks for requested runs."
+    )
+    scheduler_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="Seconds between scheduler heartbeats (silent 3x as long = down)."
+    )
     keep_versions: int = Field(default=5, ge=1, description="Model versions kept in the database.")
     sample_data: Path = Field(
         default=DEFAULT_SAMPLE_DATA, description="Directory of ml-latest-small, for tests/benchmarks."

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     Unicode,
+    text,
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.dialects.postgresql.base import ischema_names
@@ -330,10 +331,8 @@ recluster_runs = Table(
     metadata,
     Column("run_id", BigInteger, Identity(), primary_key=True, comment="Run id."),
     Column("trigger", Text, nullable=False, comment="cron, cli or api."),
-    Column("status", Text, nullable=False, comment="running, succeeded or failed."),
-    Column(
-        "started_at", DateTime(timezone=True), nullable=False, server_default="now()", comment="Start time."
-    ),
+    Column("status", Text, nullable=False, comment="requested, running, succeeded or failed."),
+    Column("started_at", DateTime(timezone=True), comment="When the run started; NULL while requested."),
     Column("finished_at", DateTime(timezone=True), comment="End time; NULL while running."),
     Column("version", Integer, comment="Version written by a successful run."),
     Column("error", Text, comment="One-line error of a failed run."),
@@ -342,9 +341,74 @@ recluster_runs = Table(
         Integer,
         comment="pg_backend_pid() of the run's lock session; a running row whose pid is gone is stale.",
     ),
+    # revision 0007: requests over HTTP, step and progress
+    Column(
+        "requested_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("now()"),
+        comment="When the run was requested (API) or started (CLI, cron).",
+    ),
+    Column(
+        "options",
+        JSONB,
+        nullable=False,
+        server_default=text("'{}'::jsonb"),
+        comment="Recluster options of the run (k, batch_size, seed, scaler, feature flags); {} = defaults.",
+    ),
+    Column("runner", Text, comment="host:pid of the process that ran it; NULL while requested."),
+    Column("step", Text, comment="Current step while running (the last one reached when it ended)."),
+    Column("step_index", SmallInteger, comment="1-based number of the current step."),
+    Column("step_count", SmallInteger, comment="Number of steps of the run."),
+    Column(
+        "step_fraction",
+        REAL,
+        comment="Share of the current step done (0-1) where the step can tell; NULL otherwise.",
+    ),
+    Column("progress_at", DateTime(timezone=True), comment="When the step or its progress last changed."),
     CheckConstraint("trigger IN ('cron', 'cli', 'api')", name="trigger_known"),
-    CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+    CheckConstraint("status IN ('requested', 'running', 'succeeded', 'failed')", name="status_known"),
+    CheckConstraint("step_fraction BETWEEN 0 AND 1", name="step_fraction_range"),
+    # at most one run requested or running: a second request is refused (409) by the database itself
+    Index(
+        "ux_recluster_runs_one_active",
+        text("(true)"),
+        unique=True,
+        postgresql_where=text("status IN ('requested', 'running')"),
+    ),
     comment="Every recluster attempt, successful or not.",
+)
+
+scheduler_heartbeats = Table(
+    "scheduler_heartbeats",
+    metadata,
+    Column("scheduler_id", Text, primary_key=True, comment="host:pid:start of the scheduler process."),
+    Column("host", Text, nullable=False, comment="Host name of the scheduler process."),
+    Column("pid", Integer, nullable=False, comment="Process id on that host."),
+    Column("cron", Text, comment="Crontab (UTC) of its scheduled runs."),
+    Column(
+        "started_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("now()"),
+        comment="When the process started.",
+    ),
+    Column(
+        "last_seen_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("now()"),
+        comment="Last heartbeat.",
+    ),
+    Column(
+        "interval_s",
+        REAL,
+        nullable=False,
+        comment="Seconds between heartbeats; silent for 3 intervals = not running.",
+    ),
+    Column("next_run_at", DateTime(timezone=True), comment="Next scheduled (cron) run."),
+    Column("stopped_at", DateTime(timezone=True), comment="Set on a clean shutdown."),
+    comment=("One row per scheduler process (`cinecluster scheduler`, the demo's), refreshed while it runs."),
 )
 
 # --- scheduler ---------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """One recluster run: features in SQL -> fit -> neighbours -> ONE write transaction -> prune.
 
-Entry points: `run_recluster` (blocking; CLI and cron) and `start_recluster` (API: takes the
-lock at once, so a concurrent run is refused before answering, then works in a thread).
+Entry points: `run_recluster` (blocking; CLI and cron) and `run_requested` (the scheduler: claims
+the run the API recorded as requested, if any, and runs it). Either way the run goes on the
+caller's engine (the scheduler's or the CLI's, never the API's) and records its step as it goes.
 """
 
 import logging
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,10 +21,12 @@ from cinecluster.errors import UserError
 from cinecluster.settings import get_settings
 from cinecluster.tables import model_versions
 from scheduler import runs
-from scheduler.clustering import SCALERS, ClusterParams, ScalerKind, fit
+from scheduler.clustering import ClusterParams, fit
 from scheduler.features import FeatureOptions, rebuild_features
 from scheduler.neighbours import in_cluster_neighbours
+from scheduler.options import ReclusterOptions, options_from
 from scheduler.placement import place_missing
+from scheduler.progress import Listener, RunProgress
 from scheduler.serialize import serialize
 from scheduler.steps import default_write_steps
 from scheduler.versions import (
@@ -51,17 +53,47 @@ class ReclusterResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+# The run's steps in order, as timed (ReclusterResult.timings) and recorded (recluster_runs.step);
+# the write steps (scheduler/steps.py) are reported by name between "write" and "activate".
+CORE_STEPS = ("features_sql", "fit", "neighbours", "serialize", "counts_wait", "write")
+FINAL_STEPS = ("activate", "analyze", "prune")
+
+
+def step_name(step: WriteStep) -> str:
+    """'write:item_knn' for scheduler.quality.item_knn_step."""
+    name = getattr(step, "__name__", type(step).__name__)
+    return "write:" + name.strip("_").removesuffix("_step")
+
+
+def run_steps(write_steps: Sequence[WriteStep]) -> list[str]:
+    return [*CORE_STEPS, *(step_name(s) for s in write_steps), *FINAL_STEPS]
+
+
 class _Clock:
-    def __init__(self) -> None:
+    """Times each phase and reports it as the run's current step."""
+
+    def __init__(self, progress: RunProgress) -> None:
         self.timings: dict[str, float] = {}
+        self.progress = progress
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
+        self.progress.start(name)
         start = time.perf_counter()
         try:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - start, 4)
+
+    def reported(self, step: WriteStep) -> WriteStep:
+        """`step`, reporting itself as the current step when it begins."""
+        name = step_name(step)
+
+        def run(conn: Connection, context: WriteContext) -> None:
+            self.progress.start(name)
+            step(conn, context)
+
+        return run
 
 
 def side_counts(conn: Connection) -> dict[str, int]:
@@ -96,21 +128,30 @@ def _place_late_arrivals(conn: Connection, context: WriteContext) -> None:
 
 def execute(
     lease: runs.RunLease,
-    params: ClusterParams,
-    options: FeatureOptions,
+    options: ReclusterOptions,
     write_steps: Sequence[WriteStep] | None = None,
     keep: int | None = None,
+    listeners: Sequence[Listener] = (),
+    features_override: FeatureOptions | None = None,
 ) -> ReclusterResult:
     """Do the run on the lease's connection; marks the run succeeded or failed, then unlocks."""
-    clock = _Clock()
-    started = time.perf_counter()
+    params = ClusterParams(
+        k=options.k, batch_size=options.batch_size, seed=options.seed, scaler=options.scaler
+    )
+    feature_options = features_override or FeatureOptions(
+        log_count=options.log_count, bayes_avg=options.bayes_avg, year=options.year
+    )
     conn = lease.conn
-    steps = list(default_write_steps() if write_steps is None else write_steps)
+    steps = [*(default_write_steps() if write_steps is None else write_steps), _place_late_arrivals]
+    progress = RunProgress(conn.engine, lease.run_id, run_steps(steps), listeners)
+    clock = _Clock(progress)
+    started = time.perf_counter()
+    succeeded = False
     try:
         with ThreadPoolExecutor(1) as side, conn.begin():
             pending_counts = side.submit(_side_counts_elsewhere, conn.engine)
             with clock.phase("features_sql"):
-                features = rebuild_features(conn, options)
+                features = rebuild_features(conn, feature_options)
             if len(features.movie_ids) < params.k:
                 raise UserError(
                     f"cannot make {params.k} clusters from {len(features.movie_ids)} movies;"
@@ -137,7 +178,7 @@ def execute(
                     neighbours=neighbours,
                     model=model,
                     data_counts=counts,
-                    steps=[*steps, _place_late_arrivals],
+                    steps=[clock.reported(step) for step in steps],
                 )
         with clock.phase("activate"):
             _activate(conn, version)
@@ -150,11 +191,13 @@ def execute(
                 select(model_versions.c.metrics).where(model_versions.c.version == version)
             ).scalar_one()
         lease.succeed(version)
+        succeeded = True
         clock.timings["total"] = round(time.perf_counter() - started, 4)
     except BaseException as error:
         _record_failure(lease, error)
         raise
     finally:
+        progress.finish(succeeded)
         _release(lease)
     return ReclusterResult(
         run_id=lease.run_id,
@@ -234,59 +277,44 @@ def _release(lease: runs.RunLease) -> None:
 
 def run_recluster(
     engine: Engine,
+    options: ReclusterOptions | None = None,
     *,
-    k: int = 10,
-    batch_size: int = 1000,
-    seed: int = 42,
-    scaler: ScalerKind = "zscore",
     trigger: runs.Trigger = "cli",
     features: FeatureOptions | None = None,
     write_steps: Sequence[WriteStep] | None = None,
     keep: int | None = None,
+    listeners: Sequence[Listener] = (),
+    **fields: Any,
 ) -> ReclusterResult:
-    """Run now and return the new version; raises runs.ReclusterAlreadyRunning if one is running."""
-    params = ClusterParams(k=k, batch_size=batch_size, seed=seed, scaler=scaler)
-    _check(params)
-    lease = runs.acquire(engine, trigger)
-    return execute(lease, params, features or FeatureOptions(), write_steps, keep)
+    """Run now and return the new version; raises runs.ReclusterAlreadyRunning if one is running
+    or requested. `fields` are ReclusterOptions by name (k=3, seed=1, ...), over `options`;
+    `features` sets the feature flags (and settings the options do not have, e.g. prior_weight)."""
+    values = options.model_dump() if options else {}
+    if features is not None:
+        values.update(log_count=features.log_count, bayes_avg=features.bayes_avg, year=features.year)
+    chosen = options_from({**values, **fields})
+    lease = runs.acquire(engine, trigger, chosen.stored())
+    return execute(lease, chosen, write_steps, keep, listeners, features)
 
 
-@dataclass
-class BackgroundRun:
-    run_id: int
-    thread: threading.Thread
-
-
-def start_recluster(
+def run_requested(
     engine: Engine,
     *,
-    trigger: runs.Trigger = "api",
-    k: int = 10,
-    batch_size: int = 1000,
-    seed: int = 42,
-    scaler: ScalerKind = "zscore",
-    features: FeatureOptions | None = None,
-) -> BackgroundRun:
-    """Take the lock now (raising ReclusterAlreadyRunning at once), run in a daemon thread."""
-    params = ClusterParams(k=k, batch_size=batch_size, seed=seed, scaler=scaler)
-    _check(params)
-    lease = runs.acquire(engine, trigger)
-
-    def work() -> None:
-        try:
-            execute(lease, params, features or FeatureOptions())
-        except Exception:
-            log.exception("recluster run %s failed", lease.run_id)
-
-    thread = threading.Thread(target=work, name=f"recluster-{lease.run_id}", daemon=True)
-    thread.start()
-    return BackgroundRun(run_id=lease.run_id, thread=thread)
-
-
-def _check(params: ClusterParams) -> None:
-    if params.k < 2:
-        raise UserError(f"--k must be at least 2, got {params.k}")
-    if params.batch_size < 1:
-        raise UserError(f"--batch-size must be positive, got {params.batch_size}")
-    if params.scaler not in SCALERS:
-        raise UserError(f"--scaler must be one of {', '.join(SCALERS)}, got {params.scaler!r}")
+    write_steps: Sequence[WriteStep] | None = None,
+    listeners: Sequence[Listener] = (),
+    on_claimed: Callable[[runs.RunLease], None] | None = None,
+) -> ReclusterResult | None:
+    """Claim the requested run, if there is one and no other run holds the lock, and run it with
+    its stored options; None when there was nothing to claim."""
+    lease = runs.claim(engine)
+    if lease is None:
+        return None
+    if on_claimed is not None:
+        on_claimed(lease)
+    try:
+        chosen = options_from(lease.options or {})
+    except UserError as error:  # stored by an older or newer API: refuse, do not guess
+        _record_failure(lease, error)
+        _release(lease)
+        raise
+    return execute(lease, chosen, write_steps, listeners=listeners)

@@ -1,18 +1,26 @@
-"""`cinecluster scheduler`: APScheduler 3 in its own process, the job store in PostgreSQL.
+"""`cinecluster scheduler`: APScheduler 3 in its own process, the job store in PostgreSQL,
+plus the runs requested over HTTP and a heartbeat.
 
 The cron trigger is declared here, beside the job. The job store (table apscheduler_jobs,
 owned by revision 0003) keeps the next fire time across restarts: a run missed while the
 process was down fires once at start-up (coalesced) if it is less than MISFIRE_GRACE late.
+
+Beside the cron, `RequestWatcher` LISTENs for the API's NOTIFY (scheduler.runs.CHANNEL) on a
+dedicated connection and also polls, so a request made while it was down or disconnected is
+picked up too; `HeartbeatWriter` refreshes the process's row in scheduler_heartbeats. Both are
+threads of `SchedulerService`, which the CLI runs in the foreground and the demo in the background.
 """
 
 import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -24,8 +32,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
+from cinecluster.db import libpq_url
 from cinecluster.errors import UserError
-from scheduler.job import run_recluster
+from scheduler import heartbeat, runs
+from scheduler.job import run_recluster, run_requested
+from scheduler.progress import StepUpdate
 from scheduler.runs import ReclusterAlreadyRunning
 from scheduler.versions import active_version
 
@@ -115,33 +126,186 @@ def _needs_first_run(engine: Engine) -> bool:
         return active_version(conn) is None
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _log_step(update: StepUpdate) -> None:
+    if update.fraction is None and not update.finished:
+        log.info("run %s: step %s/%s %s", update.run_id, update.index, update.count, update.step)
+
+
+class RequestWatcher(threading.Thread):
+    """Runs requested runs: woken by NOTIFY on a connection of its own, polling as the fallback
+    (a lost notification, a request made while no scheduler ran, a lock busy with a CLI run)."""
+
+    def __init__(self, engine: Engine, poll_s: float) -> None:
+        super().__init__(name="recluster-requests", daemon=True)
+        self.engine = engine
+        self.poll_s = poll_s
+        self.stopping = threading.Event()
+        self._listener: psycopg.Connection | None = None
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._serve_requests()
+                self._wait_for_notify()
+            except UserError as error:  # e.g. too few movies for k: recorded on the run
+                log.warning("requested run failed: %s", error)
+            except Exception as error:  # the run is recorded failed; the database may be away
+                log.warning("request watcher: %s; retrying in %g s", _first_line(error), self.poll_s)
+                self._close_listener()
+                self.stopping.wait(self.poll_s)
+        self._close_listener()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _serve_requests(self) -> None:
+        while not self.stopping.is_set():
+            result = run_requested(
+                self.engine,
+                listeners=[_log_step],
+                on_claimed=lambda lease: log.info(
+                    "claimed requested run %s (options %s)", lease.run_id, lease.options
+                ),
+            )
+            if result is None:
+                return
+            log.info("requested run %s wrote version %s", result.run_id, result.version)
+
+    def _wait_for_notify(self) -> None:
+        """Until a NOTIFY arrives, poll_s has passed, or stop() was called."""
+        if self._listener is None:
+            self._listener = psycopg.connect(
+                libpq_url(self.engine.url.render_as_string(hide_password=False)),
+                autocommit=True,
+                application_name="cinecluster-scheduler-listen",
+            )
+            self._listener.execute(f"LISTEN {runs.CHANNEL}")
+            return  # a request made before LISTEN took effect: look once more before waiting
+        deadline = time.monotonic() + self.poll_s
+        while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            for _ in self._listener.notifies(timeout=min(left, 1.0), stop_after=1):
+                return
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._listener.close()
+            self._listener = None
+
+
+class HeartbeatWriter(threading.Thread):
+    """Every interval_s: this process's row in scheduler_heartbeats, with the next cron run."""
+
+    def __init__(self, engine: Engine, scheduler: BaseScheduler, cron: str | None, interval_s: float) -> None:
+        super().__init__(name="scheduler-heartbeat", daemon=True)
+        self.engine = engine
+        self.scheduler = scheduler
+        self.cron = cron
+        self.interval_s = interval_s
+        self.me = heartbeat.Identity.of_this_process()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.beat()
+            self.stopping.wait(self.interval_s)
+
+    def beat(self) -> None:
+        try:
+            job = self.scheduler.get_job(JOB_ID)
+            with self.engine.begin() as conn:
+                heartbeat.beat(
+                    conn,
+                    self.me,
+                    interval_s=self.interval_s,
+                    cron=self.cron,
+                    next_run_at=job.next_run_time if job is not None else None,
+                )
+        except Exception as error:  # the database may be away; the next beat tries again
+            log.warning("heartbeat not written: %s", str(error).strip().splitlines()[0])
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(Exception), self.engine.begin() as conn:
+            heartbeat.stopped(conn, self.me)
+
+
+class SchedulerService:
+    """The cron schedule, the request watcher and the heartbeat of one process."""
+
+    def __init__(self, engine: Engine, cron: str, *, blocking: bool) -> None:
+        from cinecluster.settings import get_settings
+
+        settings = get_settings()
+        self.engine = engine
+        self.cron = cron
+        self.scheduler = build_scheduler(engine, cron_trigger(cron), blocking=blocking)
+        self.watcher = RequestWatcher(engine, settings.scheduler_poll_s)
+        self.heartbeat = HeartbeatWriter(engine, self.scheduler, cron, settings.scheduler_heartbeat_s)
+
+    def recover(self) -> None:
+        """A run left 'running' by a killed scheduler is marked failed (the active version was
+        never touched: a run's rows go live only in its last, tiny transaction)."""
+        with self.engine.begin() as conn:
+            stale = runs.mark_stale_runs(conn)
+            heartbeat.forget_old(conn)
+        for run_id in stale:
+            log.warning("run %s was left running by a process that died; marked failed", run_id)
+
+    def start_threads(self) -> None:
+        self.recover()
+        self.watcher.start()
+        self.heartbeat.start()
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop taking requests; with wait, let a run in progress finish first."""
+        self.watcher.stop()
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+        if wait and self.watcher.is_alive():
+            self.watcher.join()
+        self.heartbeat.stop()
+
+    def shutdown(self, wait: bool = False) -> None:  # the demo's call, like APScheduler's
+        self.stop(wait=wait)
+
+
 def run_scheduler(engine: Engine, cron: str) -> None:
     """Block until SIGTERM/SIGINT; a run in progress is allowed to finish first."""
-    scheduler = build_scheduler(engine, cron_trigger(cron))
+    service = SchedulerService(engine, cron, blocking=True)
+    scheduler = service.scheduler
     stopping = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
         if not stopping.is_set():
             stopping.set()
             log.info("signal %s: shutting down", signal.Signals(signum).name)
+            service.watcher.stop()
             with contextlib.suppress(SchedulerNotRunningError):  # signal before start()
                 scheduler.shutdown(wait=False)  # leaves the blocking loop; start() returns
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    service.start_threads()
     log.info("scheduler started: %s (UTC)", cron)
     if not stopping.is_set():
         scheduler.start()
+    service.stop(wait=True)
     log.info("scheduler stopped")
 
 
-def start_background(engine: Engine | None = None, cron: str | None = None) -> BaseScheduler:
-    """The schedule in a background thread of this process (the demo runs API + schedule in one)."""
+def start_background(engine: Engine | None = None, cron: str | None = None) -> SchedulerService:
+    """The schedule in background threads of this process (the demo runs API + schedule in one)."""
     from cinecluster.db import make_engine
     from cinecluster.settings import get_settings
 
     engine = engine or make_engine("scheduler")
-    trigger = cron_trigger(cron or get_settings().recluster_cron)
-    scheduler = build_scheduler(engine, trigger, blocking=False)
-    scheduler.start()
-    return scheduler
+    service = SchedulerService(engine, cron or get_settings().recluster_cron, blocking=False)
+    service.scheduler.start()
+    service.start_threads()
+    return service

@@ -27,7 +27,7 @@ real status code. Write endpoints need `Authorization: Bearer <CINECLUSTER_ADMIN
 
 def _lazy_write_engine(url: str, settings: Settings) -> tuple[Callable[[], Engine], Callable[[], None]]:
     """A small SQLAlchemy engine for the rare writes that reuse the scheduler package's code
-    (placing a new movie, starting a recluster run), created on first use."""
+    (placing a new movie, recording a requested recluster run), created on first use."""
     lock = threading.Lock()
     holder: list[Engine] = []
 
@@ -74,7 +74,6 @@ def create_app(settings: Settings | None = None, *, pool_size: int | None = None
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
-    app.state.background_runs = []
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -12,6 +12,7 @@ import typer
 
 from cinecluster.cli.app import app
 from cinecluster.cli.common import cli_engine
+from cinecluster.cli.run_progress import step_display
 from cinecluster.errors import UserError
 from cinecluster.settings import get_settings
 
@@ -46,21 +47,27 @@ def recluster(
     year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Recluster now: features in SQL, MiniBatchKMeans, write and activate a new model version."""
-    from scheduler.features import FeatureOptions
-    from scheduler.job import run_recluster
+    """Recluster now: features in SQL, MiniBatchKMeans, write and activate a new model version.
 
-    options = FeatureOptions(log_count=log_count, bayes_avg=bayes_avg, year=year)
-    with cli_engine("scheduler") as engine:
-        result = run_recluster(
-            engine,
-            k=k,
-            batch_size=batch_size,
-            seed=seed,
-            scaler=scaler.value,
-            trigger="cli",
-            features=options,
-        )
+    On a terminal each step is shown as it goes (stderr); the same step is recorded in
+    recluster_runs, where `GET /admin/runs` shows it.
+    """
+    from scheduler.job import run_recluster
+    from scheduler.options import options_from
+
+    options = options_from(
+        {
+            "k": k,
+            "batch_size": batch_size,
+            "seed": seed,
+            "scaler": scaler.value,
+            "log_count": log_count,
+            "bayes_avg": bayes_avg,
+            "year": year,
+        }
+    )
+    with cli_engine("scheduler") as engine, step_display(sys.stderr.isatty()) as listeners:
+        result = run_recluster(engine, options, trigger="cli", listeners=listeners)
     metrics = result.metrics
     if as_json:
         payload = {
@@ -170,8 +177,18 @@ def export_clusters(
 
 
 @app.command("scheduler")
-def scheduler_process() -> None:
-    """Run the weekly recluster schedule (CINECLUSTER_RECLUSTER_CRON) until SIGTERM/SIGINT."""
+def scheduler_process(
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Run nothing: exit 0 if a scheduler's heartbeat is fresh, else 1 (a healthcheck).",
+    ),
+) -> None:
+    """Run the weekly recluster schedule (CINECLUSTER_RECLUSTER_CRON) and the runs requested over
+    HTTP (POST /admin/recluster) until SIGTERM/SIGINT; a heartbeat shows it is alive."""
+    if check:
+        _check_scheduler()
+        return
     from scheduler.schedule import cron_trigger, run_scheduler
 
     cron = get_settings().recluster_cron
@@ -179,6 +196,21 @@ def scheduler_process() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with cli_engine("scheduler") as engine:
         run_scheduler(engine, cron)
+
+
+def _check_scheduler() -> None:
+    from scheduler.heartbeat import latest
+
+    with cli_engine() as engine, engine.connect() as conn:
+        seen = latest(conn)
+    if seen is None:
+        raise UserError("no scheduler has ever run against this database", exit_code=1)
+    ago = f"last seen {seen.age_s:.1f} s ago"
+    if not seen.alive:
+        state = "stopped" if seen.stopped_at else f"silent for over {3 * seen.interval_s:g} s"
+        raise UserError(f"scheduler {seen.scheduler_id} is not running ({state}; {ago})", exit_code=1)
+    next_run = seen.next_run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if seen.next_run_at else "-"
+    typer.echo(f"scheduler {seen.scheduler_id} running ({ago}); next scheduled run {next_run}")
 
 
 def _check_parent(path: Path) -> None:

@@ -1,5 +1,6 @@
 """One run at a time, readers always see one complete version, dead runs are recognised."""
 
+import os
 import threading
 from collections.abc import Iterator
 
@@ -9,7 +10,8 @@ from sqlalchemy import Connection, Engine, create_engine, func, select, text
 
 from cinecluster.tables import recluster_runs
 from scheduler import runs
-from scheduler.job import run_recluster, start_recluster
+from scheduler.job import run_recluster, run_requested, run_steps
+from scheduler.steps import default_write_steps
 from scheduler.versions import WriteContext
 
 WAIT = 60  # seconds; a timeout only turns a hang into a failure
@@ -107,8 +109,8 @@ def test_two_concurrent_triggers_give_one_run_and_a_clear_refusal(small: Engine,
     try:
         with pytest.raises(runs.ReclusterAlreadyRunning, match=r"already in progress \(run 1, trigger cli"):
             run_recluster(small, k=3, trigger="cron")
-        with pytest.raises(runs.ReclusterAlreadyRunning) as refused:
-            start_recluster(small, trigger="api")
+        with pytest.raises(runs.ReclusterAlreadyRunning) as refused, small.begin() as conn:
+            runs.request(conn, "api", {})
         assert refused.value.status_code == 409
         cli = run_cli("recluster", "--k", "3")
     finally:
@@ -123,12 +125,30 @@ def test_two_concurrent_triggers_give_one_run_and_a_clear_refusal(small: Engine,
     assert [tuple(r) for r in rows] == [("succeeded", 1)]
 
 
-def test_the_api_entry_point_runs_in_the_background(small: Engine) -> None:
-    run = start_recluster(small, trigger="api", k=3)
-    run.thread.join(WAIT)
+def test_a_requested_run_is_claimed_once_with_its_options(small: Engine) -> None:
+    with small.begin() as conn:
+        run_id = runs.request(conn, "api", {"k": 3, "seed": 5})
+    with pytest.raises(runs.ReclusterAlreadyRunning, match=rf"already requested \(run {run_id}, trigger api"):
+        run_recluster(small, k=3)  # the CLI does not jump the queue
+    result = run_requested(small)
+    assert result is not None and result.run_id == run_id
+    assert run_requested(small) is None  # nothing left to claim
     with small.connect() as conn:
-        row = conn.execute(select(recluster_runs).where(recluster_runs.c.run_id == run.run_id)).one()
+        row = conn.execute(select(recluster_runs).where(recluster_runs.c.run_id == run_id)).one()
     assert (row.trigger, row.status, row.version) == ("api", "succeeded", 1)
+    assert row.options == {"k": 3, "seed": 5}
+    with small.connect() as conn:
+        k = conn.execute(text("SELECT params->>'k' FROM model_versions WHERE version = 1")).scalar_one()
+    assert k == "3"  # the requested options were used
+    assert row.started_at >= row.requested_at and row.runner.endswith(f":{os.getpid()}")
+    steps = run_steps_of(result)
+    assert (row.step, row.step_index, row.step_count) == ("prune", len(steps), len(steps))
+
+
+def run_steps_of(_result: object) -> list[str]:
+    from scheduler.job import _place_late_arrivals
+
+    return run_steps([*default_write_steps(), _place_late_arrivals])
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from scheduler import runs
+from scheduler.job import run_requested
 
 WRITES = [
     ("POST", "/movies", {"title": "Auth Probe (2024)", "genres": "Drama"}),
@@ -172,7 +173,7 @@ def test_one_bad_rating_rejects_the_whole_batch(
     assert client.post("/ratings", json=[], headers=auth()).status_code == 422
 
 
-def test_recluster_runs_in_the_background_and_refuses_a_second_run(
+def test_a_recluster_request_is_recorded_and_run_by_the_scheduler_side(
     writable: tuple[TestClient, Engine],
 ) -> None:
     client, engine = writable
@@ -184,13 +185,34 @@ def test_recluster_runs_in_the_background_and_refuses_a_second_run(
     finally:
         lease.fail("test")
         lease.release()
-    started = client.post("/admin/recluster", headers=auth())
+    started = client.post("/admin/recluster", json={"k": 6, "batchSize": 500}, headers=auth())
     assert started.status_code == 202
     run_id = started.json()["runId"]
-    assert started.json()["status"] == "running"
-    client.app.state.background_runs[-1].thread.join(timeout=300)  # type: ignore[attr-defined]
+    assert started.json()["status"] == "requested"
+    assert started.json()["options"]["k"] == 6 and started.json()["options"]["batch_size"] == 500
+    assert "no scheduler is running" in started.json()["warning"]
+    again = client.post("/admin/recluster", headers=auth())
+    assert again.status_code == 409 and "already requested" in again.json()["error"]
     listed = client.get("/admin/runs", headers=auth()).json()
-    assert listed[0]["runId"] == run_id and listed[0]["status"] == "succeeded"
-    assert listed[0]["trigger"] == "api" and listed[0]["version"] == 2
+    assert (listed[0]["runId"], listed[0]["status"], listed[0]["startedAt"]) == (run_id, "requested", None)
+
+    result = run_requested(engine)  # what the scheduler process does
+    assert result is not None and result.run_id == run_id
+    run = client.get(f"/admin/runs/{run_id}", headers=auth()).json()
+    assert (run["status"], run["trigger"], run["version"], run["step"]) == ("succeeded", "api", 2, "prune")
     assert client.get("/models/active").json()["version"] == 2
-    assert client.get("/readyz").json()["modelVersion"] == 2
+    assert client.get("/models/active").json()["params"]["k"] == 6
+    assert client.get("/admin/runs/999999", headers=auth()).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"k": 1}, {"k": "many"}, {"batchSize": 0}, {"scaler": "log"}, {"seed": -1}, {"lambda": 3}, [1, 2]],
+)
+def test_bad_recluster_options_are_422_and_record_nothing(
+    writable: tuple[TestClient, Engine], body: object
+) -> None:
+    client, engine = writable
+    response = client.post("/admin/recluster", json=body, headers=auth())
+    assert response.status_code == 422, response.text
+    assert count(engine, "SELECT count(*) FROM recluster_runs WHERE trigger = 'api'") == 0
