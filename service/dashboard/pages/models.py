@@ -13,7 +13,6 @@ from service.dashboard.pages.overview import recent_runs
 from service.dashboard.templating import render
 from service.dependencies import pool_of
 from service.queries.models import list_models
-from service.queries.schedule import next_scheduled_run
 
 router = page_router("/dashboard/models")
 
@@ -25,8 +24,7 @@ def models(request: Request) -> HTMLResponse:
     """Kept versions with params and metrics; admin actions."""
     with pool_of(request).connection() as conn:
         versions = list_models(conn)
-        next_run = next_scheduled_run(conn)
-    found = recent_runs(request)
+    found, scheduler = recent_runs(request)
     return render(
         request,
         "models.html",
@@ -34,7 +32,7 @@ def models(request: Request) -> HTMLResponse:
         models=versions,
         runs=found,
         in_progress=[r for r in found if r.status in IN_PROGRESS],
-        next_run=next_run,
+        scheduler=scheduler,
         token_configured=bool(request.app.state.settings.admin_token),
     )
 
@@ -42,4 +40,4 @@ def models(request: Request) -> HTMLResponse:
 @router.get("/runs", response_class=HTMLResponse)
 def runs_fragment(request: Request) -> HTMLResponse:
     """The runs table (HTML fragment) for the page's script to refresh while a run goes."""
-    return render(request, "_runs.html", runs=recent_runs(request))
+    return render(request, "_runs.html", runs=recent_runs(request)[0])

@@ -5,13 +5,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from scheduler import runs
+from scheduler import heartbeat, runs
 from service.dashboard.charts import line_chart
 from service.dashboard.errors import page_router
 from service.dashboard.templating import render
 from service.dependencies import pool_of
 from service.queries.models import list_models
-from service.queries.schedule import next_scheduled_run
 from service.queries.stats import row_counts
 
 router = page_router("/dashboard")
@@ -27,11 +26,15 @@ KEY_METRICS = {
 }
 
 
-def recent_runs(request: Request, limit: int = RECENT_RUNS) -> list[runs.RunInfo]:
-    """Newest first, as GET /admin/runs lists them (stale 'running' rows marked failed first)."""
+def recent_runs(
+    request: Request, limit: int = RECENT_RUNS
+) -> tuple[list[runs.RunInfo], heartbeat.Heartbeat | None]:
+    """The runs newest first, as GET /admin/runs lists them (stale 'running' rows marked failed
+    first), and the scheduler's last heartbeat (is one running, when is the next run), as
+    GET /admin/scheduler reads it: both open here, without the error text of failed runs."""
     with request.app.state.write_engine().begin() as conn:
         runs.mark_stale_runs(conn)
-        return runs.list_runs(conn, limit)
+        return runs.list_runs(conn, limit), heartbeat.latest(conn)
 
 
 def quality_chart(models: list[dict[str, Any]]) -> Any:
@@ -50,8 +53,8 @@ def overview(request: Request) -> HTMLResponse:
     with pool_of(request).connection() as conn:
         counts = row_counts(conn)
         models = list_models(conn)
-        next_run = next_scheduled_run(conn)
     active = next((m for m in models if m["active"]), None)
+    found, scheduler = recent_runs(request)
     return render(
         request,
         "overview.html",
@@ -61,6 +64,6 @@ def overview(request: Request) -> HTMLResponse:
         active=active,
         key_metrics=KEY_METRICS,
         chart=quality_chart(models),
-        runs=recent_runs(request),
-        next_run=next_run,
+        runs=found,
+        scheduler=scheduler,
     )
