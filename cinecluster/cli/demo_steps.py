@@ -152,6 +152,7 @@ def summary(engine: Engine, base_url: str, embedded_url: str | None = None) -> s
         f"{users:,} users",
         f"model    version {version}: {k} clusters, sizes " + " ".join(f"{c}:{n}" for c, n in sizes),
         "try:",
+        f"  {base_url}/dashboard      (the dashboard: clusters, movies, users, models)",
         f"  {base_url}/recommend/user/{first_user}?n=5",
         f"  {base_url}/recommend/movie/{first_movie}?n=5",
         f"  {base_url}/clusters",

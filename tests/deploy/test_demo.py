@@ -69,12 +69,15 @@ def test_demo_serves_and_second_start_skips_the_work(db_url: str, sample_data: P
         recommended = response.json()
         assert len(recommended) == 5
         assert {"movieId", "title"} <= recommended[0].keys()
+        dashboard = httpx.get(f"{first.base}/dashboard", timeout=10)
+        assert dashboard.status_code == 200 and "Active model" in dashboard.text
     finally:
         code, out, err = first.stop()
     assert code == 0, err
     assert "9,742 movies, 100,836 ratings, 3,683 tags, 610 users" in out
     assert "load skipped" not in out and "trained now" in out
     assert "/recommend/user/1?n=5" in out
+    assert f"{first.base}/dashboard" in out
     assert out.rstrip().endswith("stopped")
     assert "Traceback" not in err
 
