@@ -241,11 +241,8 @@ def ranked(rows: list[Any]) -> list[Recommendation]:
     ]
 
 
-def live(
-    conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
-) -> list[Recommendation]:
-    """The ranking computed in SQL now, from the ratings as they are."""
-    params = {
+def _ranking_params(user_id: int, version: int, genre: str | None) -> dict[str, Any]:
+    return {
         "user_id": user_id,
         "version": version,
         "genre": genre,
@@ -253,6 +250,13 @@ def live(
         "w_affinity": W_AFFINITY,
         "w_popularity": W_POPULARITY,
     }
+
+
+def live(
+    conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+) -> list[Recommendation]:
+    """The ranking computed in SQL now, from the ratings as they are."""
+    params = _ranking_params(user_id, version, genre)
     result = ranked(fetch_all(conn, RANKED[genre is not None], {**params, "n": n, "offset": offset}))
     if len(result) == n:
         return result
@@ -436,11 +440,4 @@ PROFILE = compile_sql(
 
 def liked_profile(conn: DbConnection, user_id: int, version: int) -> list[Any]:
     """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
-    params = {
-        "user_id": user_id,
-        "version": version,
-        "cap": PROFILE_CAP,
-        "w_affinity": W_AFFINITY,
-        "w_popularity": W_POPULARITY,
-    }
-    return fetch_all(conn, PROFILE, params)
+    return fetch_all(conn, PROFILE, _ranking_params(user_id, version, None))
