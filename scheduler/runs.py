@@ -14,6 +14,7 @@ record a request: a request is never accepted while a run holds the lock.
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -127,6 +128,9 @@ def acquire(engine: Engine, trigger: Trigger, options: dict[str, Any] | None = N
 def claim(engine: Engine) -> RunLease | None:
     """The scheduler's side: take the lock and the oldest requested run, or None (nothing to do,
     or another run holds the lock: the request is claimed when that run has ended)."""
+    with engine.connect() as conn:  # the common case, nothing requested or running: no lock taken
+        if _active(conn) is None:
+            return None
     locked = _lock(engine)
     if locked is None:
         return None
@@ -160,7 +164,7 @@ def _unlock(conn: Connection) -> None:
 def request(conn: Connection, trigger: Trigger, options: dict[str, Any]) -> int:
     """Record a requested run and wake the schedulers (NOTIFY, delivered at commit); the caller
     commits. Raises ReclusterAlreadyRunning while a run holds the lock or one is requested."""
-    if not conn.execute(select(func.pg_try_advisory_xact_lock(LOCK_KEY))).scalar_one():
+    if not _try_xact_lock(conn):
         raise ReclusterAlreadyRunning(_refusal(conn))
     _mark_failed(conn, recluster_runs.c.status == "running")  # we hold the lock: all dead
     if _active(conn) is not None:
@@ -176,6 +180,18 @@ def request(conn: Connection, trigger: Trigger, options: dict[str, Any]) -> int:
         raise ReclusterAlreadyRunning(_refusal(conn)) from None
     conn.execute(select(func.pg_notify(CHANNEL, str(run_id))))
     return run_id
+
+
+def _try_xact_lock(conn: Connection, tries: int = 20, pause_s: float = 0.025) -> bool:
+    """The lock for this transaction. Held by a run: False at once. Held with no run to show
+    for it (a scheduler's claim looking for work, a few milliseconds): try again, briefly."""
+    for _ in range(tries):
+        if conn.execute(select(func.pg_try_advisory_xact_lock(LOCK_KEY))).scalar_one():
+            return True
+        if _active(conn) is not None:
+            return False
+        time.sleep(pause_s)
+    return False
 
 
 def _active(conn: Connection) -> int | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from recluster_factories import make_catalogue
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from cinecluster.tables import recluster_runs
 from scheduler import runs
@@ -186,3 +187,18 @@ def test_a_new_run_marks_leftover_running_rows_failed(small: Engine) -> None:
     with small.connect() as conn:
         statuses = conn.execute(select(recluster_runs.c.status).order_by(recluster_runs.c.run_id)).scalars()
         assert list(statuses) == ["failed", "succeeded"]
+
+
+def test_simultaneous_requests_get_one_run_and_the_database_enforces_it(small: Engine) -> None:
+    with small.connect() as first, small.connect() as second:
+        with first.begin():
+            run_id = runs.request(first, "api", {})  # not committed yet while the second arrives
+            with pytest.raises(runs.ReclusterAlreadyRunning), second.begin():
+                runs.request(second, "api", {})
+        refused = pytest.raises(runs.ReclusterAlreadyRunning, match=rf"already requested \(run {run_id},")
+        with refused, second.begin():
+            runs.request(second, "api", {})
+    with pytest.raises(IntegrityError), small.begin() as conn:  # the index behind it, whoever inserts
+        conn.execute(recluster_runs.insert().values(trigger="cli", status="running"))
+    with small.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(recluster_runs)).scalar_one() == 1

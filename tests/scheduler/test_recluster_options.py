@@ -1,0 +1,41 @@
+"""One options model for the CLI, the API body and the stored run; mistakes read like the CLI's flags."""
+
+import pytest
+
+from cinecluster.errors import UserError
+from scheduler.clustering import SCALERS
+from scheduler.options import ReclusterOptions, Scaler, options_from
+
+
+def test_camel_and_snake_case_both_accepted_and_stored_in_full() -> None:
+    options = ReclusterOptions.model_validate({"batchSize": 50, "log_count": True})
+    assert options.stored() == {
+        "k": 10,
+        "batch_size": 50,
+        "seed": 42,
+        "scaler": "zscore",
+        "log_count": True,
+        "bayes_avg": False,
+        "year": False,
+    }
+    assert options_from(options.stored()) == options
+
+
+def test_the_scalers_are_the_job_s_scalers() -> None:
+    assert set(Scaler.__args__) == set(SCALERS)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"k": 1}, "--k must be at least 2, got 1"),
+        ({"batch_size": 0}, "--batch-size must be positive, got 0"),
+        ({"k": 5000}, "--k must be at most 1000, got 5000"),
+        ({"scaler": "log"}, "--scaler must be one of 'zscore', 'minmax' or 'robust', got 'log'"),
+        ({"lambda": 3}, "unknown option --lambda"),
+    ],
+)
+def test_mistakes_are_one_line(values: dict, message: str) -> None:
+    with pytest.raises(UserError) as error:
+        options_from(values)
+    assert str(error.value) == message
