@@ -92,7 +92,10 @@ def _run(data: Path | None, synthetic: bool, host: str, port: int) -> None:
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise UserError(f"database error: {first_line}") from None
-    _say(f"ready in {time.perf_counter() - started:.1f} s; serving the API on {base_url}, the dashboard on {base_url}/dashboard (Ctrl-C stops)")
+    _say(
+        f"ready in {time.perf_counter() - started:.1f} s; serving the API on {base_url},"
+        f" the dashboard on {base_url}/dashboard (Ctrl-C stops)"
+    )
     _serve(host, port)
 
 
