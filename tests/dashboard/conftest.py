@@ -7,7 +7,9 @@ import pytest
 from dashboard_helpers import CHROMIUM, CHROMIUM_ARGS, ConsoleLog, Server, require_chromium
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running while it is open,
+# which would break later tests that call asyncio.run() (tests/service/test_async_pool.py).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     require_chromium()
     from playwright.sync_api import sync_playwright
