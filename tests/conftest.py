@@ -39,7 +39,10 @@ def _docker_running() -> bool:
 def _say(config: pytest.Config, line: str) -> None:
     """One line on the terminal, outside pytest's output capture."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         reporter.write_line(line)
 
 
@@ -69,7 +72,7 @@ def pg_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
         try:
             container = _start_container()
         except Exception as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             _say(
                 pytestconfig,
                 f"Docker could not start {TESTCONTAINERS_IMAGE} ({reason}); using an embedded PostgreSQL",
@@ -206,11 +209,11 @@ def sample_data(pytestconfig: pytest.Config) -> Path:
         return fetch_sample()
     except UserError as error:
         problem = str(error).split("; pass --data", 1)[0]
-        pytest.fail(
-            f"MovieLens sample data not found ({problem}); set CINECLUSTER_SAMPLE_DATA to a folder "
-            "holding ml-latest-small's CSV files",
-            pytrace=False,
-        )
+    pytest.fail(
+        f"MovieLens sample data not found ({problem}); set CINECLUSTER_SAMPLE_DATA to a folder "
+        "holding ml-latest-small's CSV files",
+        pytrace=False,
+    )
 
 
 class CliResult:
