@@ -48,7 +48,10 @@ def _say(config: pytest.Config, line: str) -> None:
 
 def _start_container() -> Any:
     """A started testcontainers PostgreSQL; raises when Docker cannot provide one (e.g. no pull)."""
-    from testcontainers.postgres import PostgresContainer
+    try:  # recent testcontainers releases moved it (the old path warns); older ones lack the new one
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:
+        from testcontainers.postgres import PostgresContainer
 
     container = PostgresContainer(TESTCONTAINERS_IMAGE, driver="psycopg")
     try:
