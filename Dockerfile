@@ -1,7 +1,11 @@
-# syntax=docker/dockerfile:1
 # Multi-stage: dependencies are built in a full virtualenv, the runtime image copies only that.
+# No "# syntax=" line: it would make BuildKit pull a frontend image, which offline builds cannot.
 
-FROM python:3.12-slim AS build
+# The base image: the official one by default; any Debian-like Python 3.11+ image with `python -m venv`
+# works (docker build --build-arg PYTHON_IMAGE=python:3.11-slim; deploy/ builds a local stand-in).
+ARG PYTHON_IMAGE=python:3.12-slim
+
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -19,7 +23,7 @@ COPY evaluation evaluation
 COPY migrations migrations
 RUN pip install --no-deps .
 
-FROM python:3.12-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 RUN useradd --system --uid 10001 --create-home --home-dir /home/cinecluster cinecluster
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \

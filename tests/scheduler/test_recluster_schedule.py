@@ -78,6 +78,24 @@ def test_a_first_run_happens_at_start_up_when_no_model_exists(small: Engine) -> 
     assert _runs(small) == [("cron", "succeeded", 1)]
 
 
+def test_the_start_up_run_on_an_empty_database_is_a_one_line_warning(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`docker compose up` on a fresh volume starts the scheduler before anything is loaded."""
+    fired = Fired(INITIAL_JOB_ID)
+    scheduler = build_scheduler(engine, cron_trigger("0 3 * * mon"), blocking=False, on_job_done=fired)
+    with caplog.at_level("WARNING"):
+        scheduler.start()
+        try:
+            assert fired.done.wait(WAIT)
+        finally:
+            scheduler.shutdown(wait=True)
+    assert fired.events[0].exception is None
+    assert "skipped: cannot make 10 clusters from 0 movies" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert _runs(engine) == [("cron", "failed", None)]
+
+
 def test_the_job_store_survives_a_restart_and_a_missed_run_fires_once(small: Engine) -> None:
     run_recluster(small, k=10)
     weekly = cron_trigger("0 3 * * mon")

@@ -1,0 +1,179 @@
+"""Machinery of the compose stack test: Docker tools and daemon, stand-in images, one compose project.
+
+Everything here talks to the local Docker daemon and to ports published on 127.0.0.1 only.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# command -> Debian package providing it
+TOOLS = {"dockerd": "docker.io", "docker-compose": "docker-compose", "debootstrap": "debootstrap"}
+PYTHON_IMAGE = "python:3.11-slim"  # deploy/build-standin-images.sh's tags
+POSTGRES_IMAGE = "postgres:15"
+PROJECT_IMAGE = "cinecluster:compose-test"
+# Variables passed through from the caller's environment to docker and compose; nothing else.
+PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH")
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def ensure_tools() -> None:
+    """apt-get install the Debian packages of missing tools (root only); skip with a reason otherwise."""
+    missing = sorted({package for command, package in TOOLS.items() if shutil.which(command) is None})
+    if not missing:
+        return
+    if not is_root():
+        pytest.skip(f"compose test needs {' '.join(missing)}: run it as root to have it apt-get install them")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
+        done = subprocess.run(argv, capture_output=True, text=True, env=environment, timeout=900)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(argv)} failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def docker_answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode == 0
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout_s: float, every_s: float = 0.5) -> Any:
+    """Poll `condition` until it returns something truthy; fail naming `what` after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(every_s)
+
+
+@contextmanager
+def docker_daemon(log_dir: Path) -> Iterator[None]:
+    """A running Docker daemon: the one already running, else a dockerd started (and stopped) here."""
+    if docker_answers():
+        yield
+        return
+    if not is_root():
+        pytest.skip("compose test: no Docker daemon answers, and starting dockerd needs root")
+    with open(log_dir / "dockerd.log", "wb") as log:
+        daemon = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: daemon.poll() is not None or docker_answers(), "dockerd to answer", 60)
+        if daemon.poll() is not None:
+            pytest.fail(f"dockerd exited with {daemon.returncode}; see {log_dir / 'dockerd.log'}")
+        yield
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+
+
+def build_standin_images() -> None:
+    """deploy/build-standin-images.sh: builds only the images that do not exist yet."""
+    environment = {
+        **os.environ,
+        "STANDIN_PYTHON_IMAGE": PYTHON_IMAGE,
+        "STANDIN_POSTGRES_IMAGE": POSTGRES_IMAGE,
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "deploy/build-standin-images.sh")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def compose_command() -> list[str]:
+    """Compose v2 when the docker CLI has it, else docker-compose (v1.29)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ComposeProject:
+    """`docker compose -p NAME -f docker-compose.yml ...` with a fixed, explicit environment.
+
+    An empty env file stands in for the checkout's .env, so a developer's own settings never
+    leak into the test.
+    """
+
+    def __init__(self, name: str, variables: dict[str, str], work_dir: Path) -> None:
+        self.name = name
+        env_file = work_dir / "empty.env"
+        env_file.write_text("", encoding="utf-8")
+        self.base = [
+            *compose_command(),
+            "--project-name",
+            name,
+            "--project-directory",
+            str(ROOT),
+            "--file",
+            str(ROOT / "docker-compose.yml"),
+            "--env-file",
+            str(env_file),
+        ]
+        passed = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
+        self.env = {**passed, **variables}
+
+    def run(self, *args: str, timeout_s: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*self.base, *args], capture_output=True, text=True, env=self.env, timeout=timeout_s
+        )
+        if check:
+            assert done.returncode == 0, (
+                f"compose {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+            )
+        return done
+
+    def container(self, service: str) -> str:
+        return self.run("ps", "-q", service).stdout.strip()
+
+    def inspect(self, service: str, template: str) -> str:
+        container = self.container(service)
+        if not container:
+            return ""
+        done = subprocess.run(
+            ["docker", "inspect", "-f", template, container], capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    def health(self, service: str) -> str:
+        return self.inspect(service, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+
+    def wait_healthy(self, *services: str, timeout_s: float = 300) -> None:
+        for service in services:
+            wait_for(lambda s=service: self.health(s) == "healthy", f"{service} to be healthy", timeout_s, 1)
+
+    def logs(self) -> str:
+        done = self.run("logs", "--no-color", check=False)
+        return done.stdout + done.stderr
+
+    def psql(self, sql: str) -> str:
+        """One statement through psql inside the postgres container (the port is not published)."""
+        done = self.run(
+            "exec", "-T", "postgres", "psql", "-U", "cinecluster", "-d", "cinecluster", "-Atc", sql
+        )
+        return done.stdout.strip()
