@@ -477,9 +477,74 @@ item_neighbours = Table(
     ),
     comment=(
         "Top-50 co-rating neighbours of each movie over all users' liked ratings, per model version;"
-        " the default /recommend/user ranking (liked_neighbours) reads it."
+        " the liked_neighbours ranking and the co_liked similar-movies list read it."
     ),
     postgresql_partition_by="LIST (version)",  # one partition per version (revision 0004)
+)
+
+# --- the item model (revision 0008) ------------------------------------------------------
+
+item_weights = Table(
+    "item_weights",
+    metadata,
+    Column(
+        "version",
+        Integer,
+        ForeignKey("model_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+        comment="Model version whose recluster run computed the row.",
+    ),
+    Column(
+        "movie_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+        comment="A liked movie (the source).",
+    ),
+    Column(
+        "rank",
+        SmallInteger,
+        primary_key=True,
+        autoincrement=False,
+        comment="1 = largest weight; positive weights first, then negative ones.",
+    ),
+    Column(
+        "neighbour_id",
+        Integer,
+        ForeignKey("movies.movie_id", ondelete="CASCADE"),
+        nullable=False,
+        comment="Candidate movie the weight applies to.",
+    ),
+    Column(
+        "weight",
+        REAL,
+        nullable=False,
+        comment="EASE weight B[movie, neighbour], rounded to a multiple of 2^-20 (exact sums).",
+    ),
+    Column(
+        "co_likes",
+        Integer,
+        nullable=False,
+        comment="Users who liked both movies (rating >= 4 or >= their own mean) in the training data.",
+    ),
+    Column(
+        "neighbour_cluster",
+        SmallInteger,
+        nullable=False,
+        comment="Cluster of neighbour_id in this version (copied from movie_clusters).",
+    ),
+    Column(
+        "neighbour_log_pop",
+        DOUBLE_PRECISION,
+        nullable=False,
+        comment="ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
+    ),
+    comment=(
+        "EASE item-model weights per model version: for each of the most-liked movies, its largest"
+        " weights by absolute value; the default /recommend/user ranking (ease) sums them."
+    ),
+    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0008)
 )
 
 # --- precomputed default rankings (revision 0005) ----------------------------------------
@@ -511,7 +576,7 @@ user_recommendations = Table(
         "source_ids",
         ARRAY(Integer),
         nullable=False,
-        comment="For each movie in movie_ids: the liked movie contributing the most similarity.",
+        comment="For each movie in movie_ids: the liked movie contributing the largest weight.",
     ),
     Column(
         "cluster_shares",
@@ -520,7 +585,7 @@ user_recommendations = Table(
         comment="Share of the user's liked profile per cluster: element c + 1 is cluster c.",
     ),
     comment=(
-        "Top of each user's default (liked_neighbours) ranking per model version, computed by the"
+        "Top of each user's default (ease) ranking per model version, computed by the"
         " recluster run; served while the user's ratings have not changed since (user_rating_changes)."
     ),
     postgresql_partition_by="LIST (version)",  # one partition per version (revision 0005)

@@ -169,21 +169,25 @@ def write_item_neighbours(
     table: ItemNeighbours,
     labels: np.ndarray,
     log_pop: np.ndarray,
+    *,
+    into: str = "item_neighbours",
+    score: str = "similarity",
 ) -> int:
     """COPY the table for `version` (ids[i] = movie id of index i) inside the caller's transaction.
 
     Each row also carries its neighbour's cluster (`labels`) and ln(1 + ratings) (`log_pop`, as
-    PostgreSQL computed it: see log_popularity), which the live ranking needs per candidate."""
+    PostgreSQL computed it: see log_popularity), which the live ranking needs per candidate.
+    `into`/`score`: item_weights/weight for the item model (scheduler/item_model.py)."""
     copy_partition(
         conn,
-        "item_neighbours",
+        into,
         version,
         [
             "version",
             "movie_id",
             "rank",
             "neighbour_id",
-            "similarity",
+            score,
             "co_likes",
             "neighbour_cluster",
             "neighbour_log_pop",

@@ -23,6 +23,7 @@ from cinecluster.tables import model_versions
 from scheduler import runs
 from scheduler.clustering import ClusterParams, fit
 from scheduler.features import FeatureOptions, rebuild_features
+from scheduler.item_model import ItemModelParams
 from scheduler.neighbours import in_cluster_neighbours
 from scheduler.options import ReclusterOptions, options_from
 from scheduler.placement import place_missing
@@ -142,7 +143,9 @@ def execute(
         log_count=options.log_count, bayes_avg=options.bayes_avg, year=options.year
     )
     conn = lease.conn
-    steps = [*(default_write_steps() if write_steps is None else write_steps), _place_late_arrivals]
+    item_model = ItemModelParams(lam=options.ease_lambda, movies=options.ease_movies, k=options.ease_k)
+    chosen = default_write_steps(item_model) if write_steps is None else write_steps
+    steps = [*chosen, _place_late_arrivals]
     progress = RunProgress(conn.engine, lease.run_id, run_steps(steps), listeners)
     clock = _Clock(progress)
     started = time.perf_counter()

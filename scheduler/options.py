@@ -9,7 +9,7 @@ process never imports the job's modules (scikit-learn and co.).
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from cinecluster.errors import UserError
 
@@ -28,6 +28,13 @@ class ReclusterOptions(BaseModel):
     log_count: bool = Field(False, description="ln(1+count) instead of the raw rating count.")
     bayes_avg: bool = Field(False, description="Add a Bayesian average rating feature.")
     year: bool = Field(False, description="Add the release year as a feature.")
+    # The item model behind the default ranking (scheduler/item_model.py); defaults from the
+    # sweeps in docs/evaluation.md. Memory of the solve: ~3 x 8 x ease_movies² bytes.
+    ease_lambda: float = Field(200.0, gt=0, le=1e7, description="EASE regularisation λ.")
+    ease_movies: int = Field(
+        3000, ge=2, le=15_000, description="Most-liked movies the EASE solve covers (dense: movies²)."
+    )
+    ease_k: int = Field(200, ge=1, le=1000, description="EASE weights kept per movie (largest |weight|).")
 
     def stored(self) -> dict[str, Any]:
         """As kept in recluster_runs.options: every option, snake_case."""
@@ -45,7 +52,7 @@ def options_from(values: dict[str, Any]) -> ReclusterOptions:
 def describe(error: ValidationError) -> str:
     """The first problem, phrased like the CLI flag: '--k must be at least 2, got 1'."""
     first = error.errors()[0]
-    name = "--" + "-".join(str(part) for part in first["loc"]).replace("_", "-")
+    name = "--" + "-".join(to_snake(str(part)) for part in first["loc"]).replace("_", "-")
     context = first.get("ctx", {})
     given = first.get("input")
     match first["type"]:

@@ -1,11 +1,12 @@
-"""Recluster write step: the global item-kNN table, and a holdout NDCG@10 of the default ranking.
+"""Recluster write steps: the global item-kNN table, and a holdout NDCG@10 of the default ranking.
 
 The holdout: a fixed sample of users (the same users every run, by a hash of the user id;
 min(HOLDOUT_USERS, 10% of users)) has the latest 20% of its ratings hidden, exactly as in the
 offline protocol (evaluation/split.py). Their hidden *liked* pairs are left out of the
-co-rating table this version serves, so the scores below never saw them. The sample's lists
-are ranked in numpy with the API's formula (scheduler/item_knn.py: liked profile, cluster
-boost, popularity) and NDCG@10 (relevant = hidden rating >= 4) goes to model_versions.metrics.
+co-rating table and of the item model (scheduler/item_model.py) this version serves, so the
+scores below never saw them. The sample's lists are ranked in numpy with the API's formula
+(scheduler/item_knn.py: liked profile, cluster boost, popularity) over the item model's
+weights, and NDCG@10 (relevant = hidden rating >= 4) goes to model_versions.metrics.
 Cluster features and popularity counts still include the hidden ratings: a small, constant
 optimism, so compare the number between versions and use `cinecluster evaluate` for the
 protocol's exact figure. Extra cost: the sample's ratings (one indexed query) and a
@@ -68,7 +69,9 @@ def sample_users(users: np.ndarray, limit: int = HOLDOUT_USERS) -> np.ndarray:
 
 
 def item_knn_step(conn: Connection, context: WriteContext) -> None:
-    """Write item_neighbours for the version; store metrics['item_neighbours'] and ['holdout']."""
+    """Write item_neighbours for the version; store metrics['item_neighbours'], and leave the
+    training liked matrix and the holdout sample in the context for the item model and
+    holdout_step."""
     start = time.perf_counter()
     ids = context.features.movie_ids
     liked = fetch_liked(conn)
@@ -76,18 +79,28 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     sample = _sample_ratings(conn, sample_users(np.unique(liked.user)), ids)
     hidden = _pair_key(sample.user[sample.test], sample.movie[sample.test])
     train = ~np.isin(_pair_key(liked.user, movie_idx), hidden)
+    context.liked = liked_matrix(liked.user[train], movie_idx[train], len(ids))
+    context.holdout_sample = sample
     train[train] = latest_per_user(liked.keep(train))
     table = top_neighbours(liked_matrix(liked.user[train], movie_idx[train], len(ids)))
     log_pop = log_popularity(conn, ids)
     rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
     context.item_similarity = table.as_matrix(len(ids))
-    if len(sample.user):
-        context.metrics["holdout"] = _holdout(conn, sample, context.item_similarity, context)
     context.metrics["item_neighbours"] = {
         "rows": rows,
         "liked_pairs": int(train.sum()),
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+def holdout_step(conn: Connection, context: WriteContext) -> None:
+    """metrics['holdout']: NDCG@10 of the default ranking (the item model's weights) on the
+    sample whose hidden likes neither the item model nor the co-rating table saw."""
+    sample = context.holdout_sample
+    if context.item_weights is None or sample is None:
+        raise RuntimeError("holdout_step runs after item_knn_step and item_model_step")
+    if len(sample.user):
+        context.metrics["holdout"] = _holdout(conn, sample, context.item_weights, context)
 
 
 def _pair_key(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
@@ -128,6 +141,6 @@ def _holdout(
         "ndcg_at_10": round(scores.ndcg, 4),
         "recall_at_10": round(scores.recall, 4),
         "users": scores.users,
-        "strategy": "liked_neighbours",
+        "strategy": "ease",
         "relevant": "held-out rating >= 4",
     }

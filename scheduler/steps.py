@@ -6,14 +6,17 @@ numbers into `context.metrics` (stored in model_versions.metrics, e.g. a holdout
 If it raises, the version is not written and the previous one keeps serving.
 """
 
-from scheduler.quality import item_knn_step
+from scheduler.item_model import ItemModelParams, item_model_step
+from scheduler.quality import holdout_step, item_knn_step
 from scheduler.user_lists import user_lists_step
 from scheduler.versions import WriteStep
 
 
-def default_write_steps() -> list[WriteStep]:
+def default_write_steps(item_model: ItemModelParams | None = None) -> list[WriteStep]:
     """The steps every run does, in order; add a step here to make the job run it."""
     return [
-        item_knn_step,  # item_neighbours + metrics["holdout"]
+        item_knn_step,  # item_neighbours, and the training liked matrix for the next two
+        item_model_step(item_model or ItemModelParams()),  # item_weights (EASE)
+        holdout_step,  # metrics["holdout"]: the default ranking on held-out likes
         user_lists_step,  # user_recommendations: the default ranking, precomputed (needs the above)
     ]

@@ -1,24 +1,27 @@
 """Recluster write step: every user's default ranking, precomputed into user_recommendations.
 
-The default /recommend/user ranking (liked_neighbours) sums the co-rating neighbours of up to
+The default /recommend/user ranking (ease) sums the item model's weights over up to
 PROFILE_CAP liked movies: per request that is tens of thousands of rows for a heavy user, ~20x
 the cost of a primary-key lookup. Here it is computed once per version for every user, block by
 block in numpy, with exactly the API's formula (service/recommenders/liked_neighbours.py):
 
   profile = the user's latest PROFILE_CAP liked ratings (>= 4 or >= their own mean);
-  sim     = sum of item_neighbours.similarity from the profile, over movies the user has not rated;
+  sim     = sum of the weights from the profile (item_weights), over movies the user has not
+            rated; candidates are the movies whose sum is positive;
   score   = sim / max(sim) + W_AFFINITY * share of the profile in the movie's cluster
             + W_POPULARITY * ln(1 + ratings) / max over the candidates.
 
-Sums of float32 similarities are exact in float64 (a cosine over at most 262k users is >= 2^-18,
-so 500 terms need at most 24 + 18 + 9 = 51 bits < 53): the order of the sums does not matter
-and SQL and numpy agree to the bit; ln(1 + ratings) is read from PostgreSQL, for the same reason.
-Ties: movie id ascending, as in SQL. The version records the snapshot the ratings were read
-under (model_versions.ratings_snapshot); the API serves a user's row only while no change to
-their ratings has committed outside that snapshot (user_rating_changes, kept by triggers).
+Sums are exact in float64: the weights are multiples of 2^-20 below 16 in magnitude
+(scheduler/item_model.py), and the co-rating cosines the same code ranks in tests are float32
+values >= 2^-18 (500 terms need at most 24 + 18 + 9 = 51 bits < 53). So the order of the sums
+does not matter and SQL and numpy agree to the bit; ln(1 + ratings) is read from PostgreSQL,
+for the same reason. Ties: movie id ascending, as in SQL. The version records the snapshot the
+ratings were read under (model_versions.ratings_snapshot); the API serves a user's row only
+while no change to their ratings has committed outside that snapshot (user_rating_changes,
+kept by triggers).
 
 Memory: all ratings as four numpy columns (18 bytes each: ~450 MB at 25M) plus one block of
-at most BLOCK_PROFILE profile entries x TOP_N neighbours expanded (~5M entries).
+at most BLOCK_PROFILE profile entries x the weights kept per movie, expanded.
 """
 
 import time
@@ -188,8 +191,8 @@ class _Block:
 class _Scratch:
     """Per-run lookup tables, reused by every block (set and reset sparsely, never re-zeroed).
 
-    neighbours/codes: each movie's co-rating neighbours as a dense (movies x TOP_N) table, so a
-    block gathers whole rows at once; codes order them as SQL does (similarity desc, movie asc).
+    neighbours/codes: each movie's weighted neighbours as a dense (movies x width) table, so a
+    block gathers whole rows at once; codes order them as SQL does (weight desc, movie asc).
     slot/rated: users x movies scratch grids for "is (user, movie) wanted / rated" lookups.
     """
 
@@ -202,7 +205,8 @@ class _Scratch:
         column = np.arange(len(row)) - np.repeat(similar.indptr[:-1], sizes)
         self.neighbours = np.full((n, width), n, dtype=np.int32)  # n: an always-empty padding column
         self.neighbours[row, column] = similar.indices
-        # float32 bits of a positive number sort like the number: bits << 32 orders by similarity
+        # float32 bits of a positive number sort like the number: bits << 32 orders by weight
+        # (a negative weight's code is negative: never the top source of a positive sum)
         bits = similar.data.astype(np.float32).view(np.int32).astype(np.int64)
         self.codes = np.zeros((n, width), dtype=np.int64)
         self.codes[row, column] = bits << 32
@@ -227,7 +231,7 @@ def _rank_block(
     lo, hi = ratings.starts[block.first], ratings.starts[block.last]
     rated_user = np.repeat(np.arange(b), np.diff(ratings.starts[block.first : block.last + 1]))
     scratch.rated[rated_user, ratings.movie[lo:hi]] = True
-    fresh = ~scratch.rated[row, sums.indices]
+    fresh = ~scratch.rated[row, sums.indices] & (sums.data > 0)  # candidates: a positive sum
     scratch.rated[rated_user, ratings.movie[lo:hi]] = False
     row, movie, sim = row[fresh], sums.indices[fresh].astype(np.int64), sums.data[fresh]
     counts = np.bincount(row, minlength=b)
@@ -289,13 +293,13 @@ def _top_sources(row: np.ndarray, movie: np.ndarray, block: _Block, scratch: _Sc
 
 def user_lists_step(conn: Connection, context: WriteContext) -> None:
     """Write user_recommendations for the version; metrics['user_recommendations']."""
-    if context.item_similarity is None:
-        raise RuntimeError("user_lists_step runs after item_knn_step (it needs the co-rating table)")
+    if context.item_weights is None:
+        raise RuntimeError("user_lists_step runs after item_model_step (it needs the item weights)")
     start = time.perf_counter()
     ids = context.features.movie_ids
     ratings = fetch_ratings(conn, ids)
     lists, shares = rank_users(
-        ratings, profile_mask(ratings), context.item_similarity, context.fit.labels, log_popularity(conn, ids)
+        ratings, profile_mask(ratings), context.item_weights, context.fit.labels, log_popularity(conn, ids)
     )
     lists = lists.without(ratings.stale[lists.user])
     n = len(lists.user)

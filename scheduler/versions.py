@@ -42,6 +42,11 @@ class WriteContext:
     metrics: dict[str, Any] = field(default_factory=dict)
     # movie x neighbour co-rating similarities, set by the item-kNN step for the steps after it
     item_similarity: sp.csr_matrix | None = None
+    # the training data of the item models (liked pairs minus the holdout), from the same step
+    liked: "sp.csr_matrix | None" = None
+    holdout_sample: Any = None
+    # movie x neighbour EASE weights (pruned), set by the item-model step: the default ranking's
+    item_weights: sp.csr_matrix | None = None
 
 
 WriteStep = Callable[[Connection, WriteContext], None]
@@ -139,8 +144,14 @@ def write_version(
     return version
 
 
-# LIST-partitioned by version (revisions 0003-0005)
-PARTITIONED = ("movie_clusters", "movie_neighbours", "item_neighbours", "user_recommendations")
+# LIST-partitioned by version (revisions 0003-0005, 0008)
+PARTITIONED = (
+    "movie_clusters",
+    "movie_neighbours",
+    "item_neighbours",
+    "item_weights",
+    "user_recommendations",
+)
 
 
 def partition_name(table: str, version: int) -> str:

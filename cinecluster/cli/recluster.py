@@ -45,6 +45,9 @@ def recluster(
     log_count: bool = typer.Option(False, "--log-count", help="ln(1+count) instead of the raw count."),
     bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
     year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
+    ease_lambda: float = typer.Option(200.0, "--ease-lambda", help="EASE regularisation λ (item model)."),
+    ease_movies: int = typer.Option(3000, "--ease-movies", help="Most-liked movies the EASE solve covers."),
+    ease_k: int = typer.Option(200, "--ease-k", help="EASE weights kept per movie (largest |weight|)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recluster now: features in SQL, MiniBatchKMeans, write and activate a new model version.
@@ -64,6 +67,9 @@ def recluster(
             "log_count": log_count,
             "bayes_avg": bayes_avg,
             "year": year,
+            "ease_lambda": ease_lambda,
+            "ease_movies": ease_movies,
+            "ease_k": ease_k,
         }
     )
     with cli_engine("scheduler") as engine, step_display(sys.stderr.isatty()) as listeners:
@@ -91,6 +97,15 @@ def recluster(
         f"inertia {_round(metrics['inertia'])}, silhouette {_round(metrics['silhouette'])} "
         f"(sample {metrics.get('silhouette_sample')}), Davies-Bouldin {_round(metrics['davies_bouldin'])}"
     )
+    model = metrics.get("item_model")
+    if model:
+        typer.echo(
+            f"item model: EASE λ {model['lambda']:g} over the {model['movies']} most-liked movies"
+            f" ({model['liked_share']:.0%} of the likes), {model['k']} weights each"
+        )
+    holdout = metrics.get("holdout")
+    if holdout:
+        typer.echo(f"holdout NDCG@10 {holdout['ndcg_at_10']} over {holdout['users']} users")
     if result.pruned:
         typer.echo("pruned versions: " + ", ".join(map(str, result.pruned)))
 

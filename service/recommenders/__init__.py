@@ -6,23 +6,25 @@ DEFAULT_STRATEGY if it wins the offline evaluation. The API's `strategy` enum, i
 and the OpenAPI schema follow these dicts.
 """
 
-from service.recommenders import cluster, liked_neighbours, neighbours, random_pick
+from service.recommenders import cluster, ease, liked_neighbours, neighbours, random_pick
 from service.recommenders.types import MovieStrategy, Recommendation, UserStrategy
 
 STRATEGIES: dict[str, UserStrategy] = {
+    "ease": ease.recommend,
     "liked_neighbours": liked_neighbours.recommend,
     "cluster": cluster.recommend,
     "random": random_pick.recommend,
 }
-DEFAULT_STRATEGY = "liked_neighbours"  # the offline evaluation's winner (docs/evaluation.md)
+DEFAULT_STRATEGY = "ease"  # the offline evaluation's winner (docs/evaluation.md)
 
 MOVIE_STRATEGIES: dict[str, MovieStrategy] = {
+    "ease": ease.similar,
     "co_liked": liked_neighbours.similar,
     "neighbours": neighbours.similar,
     "random": random_pick.similar,
 }
-# co-rating neighbours predict held-out ratings twice as well as in-cluster ones (docs/evaluation.md)
-DEFAULT_MOVIE_STRATEGY = "co_liked"
+# the item model's rows predict held-out likes better than co-rating neighbours (docs/evaluation.md)
+DEFAULT_MOVIE_STRATEGY = "ease"
 
 __all__ = [
     "DEFAULT_MOVIE_STRATEGY",

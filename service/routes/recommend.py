@@ -13,6 +13,7 @@ from service.recommenders import (
     DEFAULT_STRATEGY,
     MOVIE_STRATEGIES,
     STRATEGIES,
+    ease,
     liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
@@ -22,6 +23,9 @@ router = APIRouter(prefix="/recommend", tags=["recommendations"])
 
 UserStrategyName = StrEnum("UserStrategyName", {name: name for name in STRATEGIES})  # type: ignore[misc]
 MovieStrategyName = StrEnum("MovieStrategyName", {name: name for name in MOVIE_STRATEGIES})  # type: ignore[misc]
+
+# The one-statement hot path of /recommend/movie, for the strategies read from an item table.
+HOT_SIMILAR = {"ease": ease.similar_page, "co_liked": liked_neighbours.similar_page}
 
 N = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
 RecOffset = Annotated[int, Query(ge=0, le=1000, description="Skip this many of the ranking (paging).")]
@@ -41,16 +45,17 @@ async def recommend_for_movie(
     strategy: Annotated[
         MovieStrategyName,
         Query(
-            description="`co_liked` (default): liked by the same users; `neighbours`: nearest in the"
-            " cluster; `random`: the team's sample."
+            description="`ease` (default): the item model's strongest links; `co_liked`: liked by the"
+            " same users; `neighbours`: nearest in the cluster; `random`: the team's sample."
         ),
     ] = MovieStrategyName(DEFAULT_MOVIE_STRATEGY),
     seed: Seed = None,
 ) -> Response:
-    """Movies similar to this one (never itself): by default the movies its fans also liked."""
-    if strategy.value == "co_liked":  # hot path: one statement, no threadpool hop
+    """Movies similar to this one (never itself): by default the item model's strongest links."""
+    hot = HOT_SIMILAR.get(strategy.value)
+    if hot is not None:  # hot path: one statement, no threadpool hop
         async with async_pool_of(request).connection() as conn:
-            fast = await liked_neighbours.similar_page(conn, movie_id, n=n, offset=offset, genre=genre)
+            fast = await hot(conn, movie_id, n=n, offset=offset, genre=genre)
         if fast is not None:
             return recommendations_response(fast)
     return await run_in_threadpool(
@@ -89,10 +94,10 @@ async def recommend_for_user(
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
 ) -> Response:
-    """Movies for a user, never one they rated: by default liked by people who liked what they liked."""
-    if strategy.value == "liked_neighbours":  # hot path: the stored list in one statement
+    """Movies for a user, never one they rated: by default ranked by the item model (EASE)."""
+    if strategy.value == DEFAULT_STRATEGY:  # hot path: the stored list in one statement
         async with async_pool_of(request).connection() as conn:
-            fast = await liked_neighbours.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
+            fast = await ease.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
         if fast is not None:
             return recommendations_response(fast)
     return await run_in_threadpool(
@@ -105,7 +110,7 @@ def _for_user_full(
 ) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     # the default strategy's stored list was just tried by the hot path: rank live directly
-    rank = liked_neighbours.live_strategy if strategy == "liked_neighbours" else STRATEGIES[strategy]
+    rank = ease.live_strategy if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
     with db.connection() as conn:
         user = user_or_404(conn, user_id)
         recs = rank(

@@ -17,6 +17,9 @@ def test_camel_and_snake_case_both_accepted_and_stored_in_full() -> None:
         "log_count": True,
         "bayes_avg": False,
         "year": False,
+        "ease_lambda": 200.0,
+        "ease_movies": 3000,
+        "ease_k": 200,
     }
     assert options_from(options.stored()) == options
 
@@ -33,6 +36,10 @@ def test_the_scalers_are_the_job_s_scalers() -> None:
         ({"k": 5000}, "--k must be at most 1000, got 5000"),
         ({"scaler": "log"}, "--scaler must be one of 'zscore', 'minmax' or 'robust', got 'log'"),
         ({"lambda": 3}, "unknown option --lambda"),
+        ({"ease_lambda": 0}, "--ease-lambda must be positive, got 0"),
+        ({"easeMovies": 1}, "--ease-movies must be at least 2, got 1"),
+        ({"ease_movies": 50_000}, "--ease-movies must be at most 15000, got 50000"),
+        ({"ease_k": 0}, "--ease-k must be at least 1, got 0"),
     ],
 )
 def test_mistakes_are_one_line(values: dict, message: str) -> None:

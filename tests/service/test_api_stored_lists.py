@@ -11,7 +11,8 @@ from cinecluster.ranking import LIST_LENGTH
 from loaders.load import load_files
 from scheduler.job import run_recluster
 from scheduler.steps import default_write_steps
-from service.recommenders import liked_neighbours
+from service.recommenders import ease
+from service.recommenders.weighted import STORED
 from service.recommenders.types import Recommendation
 from service.sql import fetch_all
 
@@ -23,11 +24,11 @@ def _version(conn) -> int:  # type: ignore[no-untyped-def]
 def _stored(conn, user_id: int, version: int, *, n: int, offset: int = 0, genre: str | None = None):  # type: ignore[no-untyped-def]
     """The stored path alone (no fallback): what the API serves while the list is current."""
     page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
-    return liked_neighbours.ranked(fetch_all(conn, liked_neighbours.STORED[genre is not None], page))
+    return ease.RANKING.rows(fetch_all(conn, STORED[genre is not None], page))
 
 
 def _live(conn, user_id: int, version: int, **page) -> list[Recommendation]:  # type: ignore[no-untyped-def]
-    return liked_neighbours.live(conn, user_id, version=version, **page)
+    return ease.RANKING.live(conn, user_id, version=version, **page)
 
 
 def test_every_user_has_a_stored_list_equal_to_the_live_ranking(read_engine: Engine) -> None:
@@ -221,35 +222,35 @@ def test_a_replace_load_retires_every_list_and_an_unchanged_append_none(
 
 
 def test_similar_movies_hot_path_equals_the_full_path(client: TestClient, read_engine: Engine) -> None:
-    """/recommend/movie answers in one statement (co-rating list, then nearest in-cluster);
-    its pages equal the three-query path's: across the end of a co-rating list, for movies
-    whose list is shorter than the page, for movies that have none (nobody liked them), and
-    with a genre filter."""
+    """/recommend/movie answers in one statement (the item model's positive weights, then the
+    nearest in-cluster); its pages equal the three-query path's: across the end of a weight
+    list, for movies whose list is shorter than the page, for movies that have none (outside
+    the model: few or no likes), and with a genre filter."""
     with read_engine.connect() as conn:
         version = _version(conn)
 
-        def movies_with_co_rating_lists(low: int, high: int) -> list[int]:
-            return list(
-                conn.execute(
-                    text(
-                        "SELECT m.movie_id FROM movies m LEFT JOIN item_neighbours n"
-                        " ON n.version = :v AND n.movie_id = m.movie_id"
-                        " GROUP BY m.movie_id HAVING count(n.rank) BETWEEN :low AND :high"
-                        " ORDER BY 1 LIMIT 15"
-                    ),
-                    {"v": version, "low": low, "high": high},
-                ).scalars()
-            )
-
-        none, short = movies_with_co_rating_lists(0, 0), movies_with_co_rating_lists(1, 49)
+        # movie -> length of its list of positive weights: 15 without one, the 15 shortest lists
+        lengths = dict(
+            conn.execute(
+                text(
+                    "SELECT m.movie_id, count(n.rank) FROM movies m LEFT JOIN item_weights n"
+                    " ON n.version = :v AND n.movie_id = m.movie_id AND n.weight > 0"
+                    " GROUP BY m.movie_id ORDER BY count(n.rank) = 0 DESC, 2, 1"
+                ),
+                {"v": version},
+            ).all()
+        )
+        none = [m for m, length in lengths.items() if length == 0][:15]
+        short = [m for m, length in lengths.items() if length > 0][:15]
         assert len(none) == 15 and len(short) == 15
         for movie_id in [1, *none, *short]:
             cluster = conn.execute(
                 text("SELECT cluster FROM movie_clusters WHERE version = :v AND movie_id = :m"),
                 {"v": version, "m": movie_id},
             ).scalar_one()
-            for n, offset, genre in ((5, 0, None), (10, 3, None), (5, 48, None), (5, 0, "Drama")):
-                full = liked_neighbours.similar(
+            across_the_end = max(lengths[movie_id] - 2, 0)
+            for n, offset, genre in ((5, 0, None), (10, 3, None), (5, across_the_end, None), (5, 0, "Drama")):
+                full = ease.similar(
                     conn, movie_id, cluster=cluster, n=n, offset=offset, genre=genre, version=version
                 )
                 params = {"n": n, "offset": offset} | ({"genre": genre} if genre else {})

@@ -19,7 +19,8 @@ SIMILAR = 10
 
 # What each strategy means, for people (the API's `strategy` parameter documents the same).
 MOVIE_STRATEGY_NOTES = {
-    "co_liked": "liked by the same users (the default)",
+    "ease": "the item model (EASE): what liking this movie predicts (the default)",
+    "co_liked": "liked by the same users",
     "neighbours": "nearest in the same cluster by the clustering features",
     "random": "the team's original random sample from the cluster (a fresh one per visit)",
 }

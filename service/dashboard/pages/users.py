@@ -10,7 +10,7 @@ from service.dashboard.errors import page_router
 from service.dashboard.templating import render
 from service.dependencies import pool_of, require_version, user_or_404
 from service.errors import ApiError
-from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, liked_neighbours
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, ease
 from service.routes.users import favorite_cluster
 from service.schemas.common import INT4_MAX, UserIdPath
 
@@ -20,7 +20,8 @@ RECOMMENDED = 10  # as /recommend/user/{id}?n=10
 PROFILE_SHOWN = 60
 
 USER_STRATEGY_NOTES = {
-    "liked_neighbours": "liked by people who liked what this user liked (the default)",
+    "ease": "the item model (EASE): what this user's liked movies predict (the default)",
+    "liked_neighbours": "liked by people who liked what this user liked",
     "cluster": "the best movies of the user's top clusters, boosted by their affinity",
     "random": "the team's original random sample from the favourite cluster (a fresh one per visit)",
 }
@@ -32,7 +33,7 @@ def recommendation_lists(conn: psycopg.Connection, user_id: int, version: int) -
     lists = []
     for name, strategy in STRATEGIES.items():
         page = {"n": RECOMMENDED, "offset": 0, "genre": None, "version": version}
-        items = liked_neighbours.stored(conn, user_id, **page) if name == "liked_neighbours" else None
+        items = ease.stored(conn, user_id, **page) if name == DEFAULT_STRATEGY else None
         source = "stored" if items is not None else "live"
         if items is None:
             items = strategy(conn, user_id, **page, seed=None)
@@ -55,7 +56,7 @@ def user_page(request: Request, user_id: UserIdPath) -> HTMLResponse:
     with pool.connection() as conn:
         user = user_or_404(conn, user_id)
         version = require_version(user.version)
-        profile = liked_neighbours.liked_profile(conn, user.user_id, version)
+        profile = ease.liked_profile(conn, user.user_id, version)
         lists = recommendation_lists(conn, user.user_id, version)
     try:
         favourite = favorite_cluster(user_id, pool)  # the API's own answer, field for field

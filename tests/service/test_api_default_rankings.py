@@ -1,6 +1,8 @@
-"""The defaults chosen by the offline evaluation: liked_neighbours (users) and co_liked (movies)."""
+"""The defaults chosen by the offline evaluation: ease for users and for similar movies; the
+co-rating strategies (liked_neighbours, co_liked) stay selectable."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from api_helpers import auth, cluster_of, rated_by
 from fastapi.testclient import TestClient
@@ -13,12 +15,12 @@ from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY
 USER = 1
 
 
-def _co_liked(engine: Engine, movie_id: int) -> list[int]:
+def _table_list(engine: Engine, table: str, condition: str, movie_id: int) -> list[int]:
     with engine.connect() as conn:
         return list(
             conn.execute(
                 text(
-                    "SELECT neighbour_id FROM item_neighbours WHERE movie_id = :m"
+                    f"SELECT neighbour_id FROM {table} WHERE movie_id = :m AND {condition}"
                     " AND version = (SELECT version FROM active_model) ORDER BY rank"
                 ),
                 {"m": movie_id},
@@ -27,19 +29,32 @@ def _co_liked(engine: Engine, movie_id: int) -> list[int]:
 
 
 def test_the_defaults_are_the_evaluated_winners() -> None:
-    assert (DEFAULT_STRATEGY, DEFAULT_MOVIE_STRATEGY) == ("liked_neighbours", "co_liked")
+    assert (DEFAULT_STRATEGY, DEFAULT_MOVIE_STRATEGY) == ("ease", "ease")
 
 
-def test_similar_movies_follow_the_co_rating_table(client: TestClient, read_engine: Engine) -> None:
+def test_similar_movies_follow_the_item_model_then_the_co_rating_table_on_request(
+    client: TestClient, read_engine: Engine
+) -> None:
     items = client.get("/recommend/movie/1", params={"n": 10}).json()
-    expected = _co_liked(read_engine, 1)[:10]
+    expected = _table_list(read_engine, "item_weights", "weight > 0", 1)[:10]
     assert len(expected) == 10
     assert [i["movieId"] for i in items] == expected
-    assert all("of the same users" in i["reason"] and f"cluster {i['cluster']}" in i["reason"] for i in items)
+    assert all("its fans go on to like it" in i["reason"] for i in items)
+    assert all(f"cluster {i['cluster']}" in i["reason"] for i in items)
+    co_liked = client.get("/recommend/movie/1", params={"n": 10, "strategy": "co_liked"}).json()
+    assert [i["movieId"] for i in co_liked] == _table_list(read_engine, "item_neighbours", "true", 1)[:10]
+    assert all("of the same users" in i["reason"] for i in co_liked)
+    assert co_liked != items
 
 
-def test_user_reason_names_the_cluster_and_a_liked_movie(client: TestClient, read_engine: Engine) -> None:
-    items = client.get(f"/recommend/user/{USER}", params={"n": 20}).json()
+@pytest.mark.parametrize(
+    ("strategy", "wording"),
+    [("ease", "because you liked "), ("liked_neighbours", "liked by people who liked ")],
+)
+def test_user_reason_names_the_cluster_and_a_liked_movie(
+    client: TestClient, read_engine: Engine, strategy: str, wording: str
+) -> None:
+    items = client.get(f"/recommend/user/{USER}", params={"n": 20, "strategy": strategy}).json()
     with read_engine.connect() as conn:
         liked_titles = set(
             conn.execute(
@@ -53,6 +68,7 @@ def test_user_reason_names_the_cluster_and_a_liked_movie(client: TestClient, rea
     assert len(items) == 20
     for item in items:
         assert f"cluster {item['cluster']}" in item["reason"]
+        assert item["reason"].startswith(wording)
         assert any(title in item["reason"] for title in liked_titles), item["reason"]
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
     assert not {i["movieId"] for i in items} & rated_by(read_engine, USER)
@@ -61,12 +77,12 @@ def test_user_reason_names_the_cluster_and_a_liked_movie(client: TestClient, rea
 def test_sql_ranking_matches_the_numpy_mirror_used_by_the_recluster_holdout(
     client: TestClient, read_engine: Engine
 ) -> None:
-    """The job's holdout NDCG scores the same lists the API serves (same formula, same table)."""
+    """The job's holdout NDCG scores the same lists the API serves (same formula, same weights)."""
     with read_engine.connect() as conn:
         version = conn.execute(text("SELECT version FROM active_model")).scalar_one()
         ids = np.array(conn.execute(text("SELECT movie_id FROM movies ORDER BY movie_id")).scalars().all())
         rows = conn.execute(
-            text("SELECT movie_id, neighbour_id, similarity FROM item_neighbours WHERE version = :v"),
+            text("SELECT movie_id, neighbour_id, weight FROM item_weights WHERE version = :v"),
             {"v": version},
         ).all()
         labels = np.array(

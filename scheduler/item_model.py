@@ -1,0 +1,149 @@
+"""The default ranking's item model: EASE (Steck, "Embarrassingly Shallow Autoencoders for
+Sparse Data", WWW 2019), fitted on the liked matrix of the most-liked movies.
+
+With X the users x movies liked matrix (0/1; liked = rating >= 4 or >= the user's own mean),
+G = XᵀX + λI and P = G⁻¹, the weights are B[i, j] = -P[i, j] / P[j, j] with B[j, j] = 0, and a
+user's score for movie j is Σ over the movies i they liked of B[i, j].
+
+The solve is dense, movies² memory and movies³ time, so it covers the `movies` most-liked
+movies only (the rest of a long tail holds few likes: docs/evaluation.md has the share and the
+sweep). Each movie keeps its `k` largest weights by absolute value (negative ones too: they
+push down what people who liked it tend not to like), rounded to a multiple of 2^-20 so that
+any sum of up to 2^29 of them is exact in float64: the stored rankings (numpy) and the live
+one (SQL) then agree to the bit whatever order they add in.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import Connection
+
+from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
+from scheduler.versions import WriteContext, WriteStep
+
+QUANTUM = 2.0**-20  # weights are multiples of it: exact sums (see above)
+GRAM_USERS = 4096  # users per dense block of the Gram product (GRAM_USERS x movies float32)
+
+
+@dataclass(frozen=True)
+class ItemModelParams:
+    """λ, the movies covered by the solve and the weights kept per movie (recluster options)."""
+
+    lam: float = 200.0
+    movies: int = 3000
+    k: int = 200
+
+
+@dataclass
+class ItemModel:
+    """The pruned weights (as an ItemNeighbours table: similarity = weight) and what it covers."""
+
+    table: ItemNeighbours
+    covered: np.ndarray  # movie indices inside the solve
+    liked_share: float  # share of the liked pairs on covered movies
+
+
+def most_liked(liked: sp.csr_matrix, limit: int) -> np.ndarray:
+    """Indices of the `limit` movies with the most likes (ties: lower index), ascending."""
+    likes = np.asarray(liked.sum(axis=0)).ravel()
+    order = np.lexsort((np.arange(len(likes)), -likes))
+    chosen = order[: min(limit, int((likes > 0).sum()))]
+    return np.sort(chosen)
+
+
+def gram(liked: sp.csr_matrix) -> np.ndarray:
+    """XᵀX as a dense float64 matrix, a block of users at a time (BLAS on both cores).
+
+    Counts within a block are below 2^24, so the float32 products are exact."""
+    n = liked.shape[1]
+    total = np.zeros((n, n))
+    for start in range(0, liked.shape[0], GRAM_USERS):
+        block = liked[start : start + GRAM_USERS].toarray()
+        total += block.T @ block
+    return total
+
+
+def ease_weights(counts: np.ndarray, lam: float) -> np.ndarray:
+    """B from the Gram matrix XᵀX (dense): the closed form of the EASE paper."""
+    regularised = counts + lam * np.eye(len(counts))
+    inverse = np.linalg.inv(regularised)
+    weights = inverse / -np.diag(inverse)  # column j divided by -P[j, j]
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+def prune(weights: np.ndarray, counts: np.ndarray, k: int) -> ItemNeighbours:
+    """Each row's k largest |weights|, rounded to QUANTUM (zeros dropped), ranked by weight
+    descending then column ascending: (row, rank, column, weight, co-likes) in local indices."""
+    n = len(weights)
+    keep = min(k, n - 1)
+    if keep < 1:
+        empty = np.empty(0, dtype=np.int64)
+        return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+    magnitude = np.abs(weights)
+    np.fill_diagonal(magnitude, -1.0)  # never a movie's own weight
+    column = np.argpartition(-magnitude, keep - 1, axis=1)[:, :keep]
+    row = np.repeat(np.arange(n), keep)
+    column = column.ravel()
+    value = (np.round(weights[row, column] / QUANTUM) * QUANTUM).astype(np.float32)
+    nonzero = value != 0
+    row, column, value = row[nonzero], column[nonzero], value[nonzero]
+    order = np.lexsort((column, -value, row))
+    row, column, value = row[order], column[order], value[order]
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]]) if len(row) else row
+    rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)])) + 1
+    co_likes = counts[row, column].astype(np.int32)
+    return ItemNeighbours(row, rank, column, value, co_likes)
+
+
+def fit_item_model(liked: sp.csr_matrix, params: ItemModelParams) -> ItemModel:
+    """EASE on the `params.movies` most-liked columns of `liked`; indices are liked's columns."""
+    covered = most_liked(liked, params.movies)
+    if len(covered) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        table = ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+        return ItemModel(table, covered, 0.0)
+    inside = liked[:, covered].tocsr()
+    counts = gram(inside)  # the Gram product and the inverse are BLAS calls: all cores
+    weights = ease_weights(counts, params.lam)
+    local = prune(weights, counts, params.k)
+    table = ItemNeighbours(
+        covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes
+    )
+    share = inside.nnz / liked.nnz if liked.nnz else 0.0
+    return ItemModel(table, covered, share)
+
+
+def item_model_step(params: ItemModelParams) -> WriteStep:
+    """Write step: item_weights for the version from the item-kNN step's training matrix."""
+
+    def item_model_step(conn: Connection, context: WriteContext) -> None:
+        if context.liked is None:
+            raise RuntimeError("item_model_step runs after item_knn_step (it needs the liked matrix)")
+        start = time.perf_counter()
+        ids = context.features.movie_ids
+        model = fit_item_model(context.liked, params)
+        rows = write_item_neighbours(
+            conn,
+            context.version,
+            ids,
+            model.table,
+            context.fit.labels,
+            log_popularity(conn, ids),
+            into="item_weights",
+            score="weight",
+        )
+        context.item_weights = model.table.as_matrix(len(ids))
+        context.metrics["item_model"] = {
+            "model": "ease",
+            "lambda": params.lam,
+            "movies": len(model.covered),
+            "k": params.k,
+            "liked_share": round(model.liked_share, 4),
+            "rows": rows,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+
+    return item_model_step

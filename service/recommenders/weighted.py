@@ -1,0 +1,443 @@
+"""The two item-table rankings, one SQL: the user's liked movies x a per-movie weight table.
+
+Both `ease` (default, item_weights: the EASE item model) and `liked_neighbours`
+(item_neighbours: co-rating cosines) rank a user's candidates the same way, from the ratings
+and the active version:
+  liked    = the user's ratings >= 4 or >= their own mean (the most recent PROFILE_CAP of them);
+  sum      = sum of the table's weights from the liked movies, over movies the user has not
+             rated; candidates are the movies whose sum is positive;
+  score    = sum / the user's best sum
+             + W_AFFINITY * share of the user's liked movies in the candidate's cluster
+             + W_POPULARITY * ln(1 + ratings of the candidate), divided by the candidates' max.
+The cluster boost keeps the clusters as the explanation; the reason names the cluster and the
+liked movie the candidate owes most to. When the candidates run out (a user whose liked movies
+have no weights yet), the list continues with the most rated movies. A genre filter applies to
+the ranking (scores are normalised over all candidates first).
+
+The default table's ranking has two ways to the same list:
+  stored - the recluster run ranked every user (scheduler/user_lists.py) into
+           user_recommendations; while none of the user's rating changes (user_rating_changes,
+           kept by triggers on ratings) committed outside the snapshot the run read the ratings
+           under, a page is one row and n movie lookups (the common case: ~a pk lookup);
+  live   - the same formula in SQL, per request: for users who rated something since the run
+           (ratings count immediately), pages past the stored LIST_LENGTH, and new users.
+tests/service/test_api_stored_lists.py checks both give the same pages for every user.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+
+from cinecluster.ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from service.recommenders import neighbours as in_cluster
+from service.recommenders.types import Recommendation
+from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
+
+Reason = Callable[[str | None, int | None, float], str]  # (source title, cluster, share) -> text
+
+# The stored list, only while it is current: the user's last rating change (if any) is visible
+# in the snapshot the recluster run read the ratings under, i.e. the list already reflects it
+# (a primary-key lookup in a small table; reading the user's ratings instead cost 3.5x the rest
+# at 25M ratings). A version without a snapshot (written before revision 0006) is never served
+# from here. Without a genre filter only the page's positions are joined to movies (n lookups,
+# not LIST_LENGTH). {version} is the version parameter, or the active version looked up in the
+# same statement (the hot path: one round trip per request).
+_STORED = """
+    SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
+           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
+    FROM user_recommendations u
+    JOIN model_versions v ON v.version = u.version
+    CROSS JOIN LATERAL unnest({lists}) WITH ORDINALITY AS l(movie_id, score, source_id, position)
+    JOIN movies m ON m.movie_id = l.movie_id
+    LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
+    LEFT JOIN movies sm ON sm.movie_id = l.source_id
+    WHERE u.version = {version} AND u.user_id = :user_id
+      AND v.ratings_snapshot IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM user_rating_changes c
+                      WHERE c.user_id = :user_id
+                        AND NOT pg_visible_in_snapshot(c.changed_xid, v.ratings_snapshot))
+      {page}
+"""
+# Without a genre the page is a slice of the arrays (unnesting all LIST_LENGTH and filtering
+# cost ~15% of the statement); with one, every position's genres are needed first.
+_STORED_PAGE = {
+    False: {
+        "lists": "u.movie_ids[:offset + 1 : :offset + :n], u.scores[:offset + 1 : :offset + :n],"
+        " u.source_ids[:offset + 1 : :offset + :n]",
+        "page": "ORDER BY l.position",
+    },
+    True: {
+        "lists": "u.movie_ids, u.scores, u.source_ids",
+        "page": """AND CAST(:genre AS text) = ANY (m.genres)
+      ORDER BY l.position
+      LIMIT :n OFFSET :offset""",
+    },
+}
+_ACTIVE = "(SELECT a.version FROM active_model a)"
+
+
+def _stored(version: str) -> dict[bool, Query]:
+    """The stored-page statement per "has a genre filter", for a version expression."""
+    return {
+        with_genre: compile_sql(text(_STORED.format(version=version, **page)))
+        for with_genre, page in _STORED_PAGE.items()
+    }
+
+
+STORED = _stored(":version")
+STORED_ACTIVE = _stored(_ACTIVE)
+
+# The live ranking. The table ({table}: item_weights or item_neighbours) carries each
+# neighbour's cluster and ln(1 + ratings), so the candidates are ranked from one table; movies
+# are looked up only for the page.
+_CANDIDATES = """
+    WITH liked AS (
+        SELECT r.movie_id
+        FROM ratings r
+        WHERE r.user_id = :user_id
+          AND (r.rating >= 4 OR r.rating >= (SELECT avg(rating) FROM ratings WHERE user_id = :user_id))
+        ORDER BY r.ts DESC, r.movie_id DESC
+        LIMIT :cap
+    ), affinity AS (
+        SELECT mc.cluster, count(*)::float8 / sum(count(*)) OVER () AS share
+        FROM liked l
+        JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
+        GROUP BY mc.cluster
+    ), expanded AS MATERIALIZED (
+        SELECT n.neighbour_id, n.movie_id AS source_id, n.{score} AS similarity, n.neighbour_cluster,
+               n.neighbour_log_pop
+        FROM liked l
+        JOIN {table} n ON n.version = :version AND n.movie_id = l.movie_id
+        WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = n.neighbour_id)
+    ), candidates AS (
+        -- exact in any order (float4 terms, see scheduler/user_lists.py), so plans cannot change it
+        SELECT e.neighbour_id AS movie_id, sum(e.similarity::float8) AS similarity,
+               min(e.neighbour_cluster) AS cluster, min(e.neighbour_log_pop) AS log_pop
+        FROM expanded e
+        GROUP BY e.neighbour_id
+        HAVING sum(e.similarity::float8) > 0
+    ), scored AS (
+        SELECT c.movie_id, c.cluster, coalesce(a.share, 0) AS share,
+               c.similarity / max(c.similarity) OVER ()
+               + :w_affinity * coalesce(a.share, 0)
+               + :w_popularity * coalesce(c.log_pop / nullif(max(c.log_pop) OVER (), 0), 0) AS score
+        FROM candidates c
+        LEFT JOIN affinity a ON a.cluster = c.cluster
+    )
+"""
+
+# The page, then movies for it only; with a genre, every candidate's genres are needed first.
+_PAGE = {
+    False: """
+    , page AS (
+        SELECT s.*, m.title, m.genres
+        FROM (SELECT * FROM scored ORDER BY score DESC, movie_id LIMIT :n OFFSET :offset) s
+        JOIN movies m ON m.movie_id = s.movie_id
+    )""",
+    True: """
+    , page AS (
+        SELECT s.*, m.title, m.genres
+        FROM scored s
+        JOIN movies m ON m.movie_id = s.movie_id
+        WHERE CAST(:genre AS text) = ANY (m.genres)
+        ORDER BY s.score DESC, s.movie_id
+        LIMIT :n OFFSET :offset
+    )""",
+}
+_SOURCES_AND_TITLES = """
+    , sources AS (  -- the liked movie each page item owes most to
+        SELECT DISTINCT ON (e.neighbour_id) e.neighbour_id, e.source_id
+        FROM expanded e
+        JOIN page p ON p.movie_id = e.neighbour_id
+        ORDER BY e.neighbour_id, e.similarity DESC, e.source_id
+    )
+    SELECT p.movie_id, p.title, p.genres, p.cluster, p.score, p.share, sm.title AS source_title
+    FROM page p
+    LEFT JOIN sources so ON so.neighbour_id = p.movie_id
+    LEFT JOIN movies sm ON sm.movie_id = so.source_id
+    ORDER BY p.score DESC, p.movie_id
+"""
+_COUNT = """
+    SELECT count(*) FROM scored s JOIN movies m ON m.movie_id = s.movie_id
+    WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
+"""
+
+# After the candidates: the most rated movies the user has not rated and that are not candidates.
+_POPULAR_REST = """
+    SELECT m.movie_id, m.title, m.genres, mc.cluster, f.rating_count
+    FROM movie_features f
+    JOIN movies m ON m.movie_id = f.movie_id
+    LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = f.movie_id
+    WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = f.movie_id)
+      AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.movie_id = f.movie_id)
+      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
+    ORDER BY f.rating_count DESC, f.movie_id
+    LIMIT :n OFFSET :offset
+"""
+
+# The liked movies of the live ranking's profile (its `liked` CTE, so both read one definition),
+# most recent first, with the star rating: what the dashboard shows as "movies you liked".
+_PROFILE = """
+    SELECT m.movie_id, m.title, m.genres, r.rating, r.ts
+    FROM liked l
+    JOIN ratings r ON r.user_id = :user_id AND r.movie_id = l.movie_id
+    JOIN movies m ON m.movie_id = l.movie_id
+    ORDER BY r.ts DESC, r.movie_id DESC
+"""
+
+
+_SIMILAR = """
+    SELECT n.neighbour_id AS movie_id, m.title, m.genres, n.neighbour_cluster AS cluster,
+           n.{score} AS similarity, n.co_likes, n.rank
+    FROM {table} n
+    JOIN movies m ON m.movie_id = n.neighbour_id
+    WHERE n.version = :version AND n.movie_id = :movie_id AND n.{score} > 0
+      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
+    ORDER BY n.rank
+    LIMIT :n OFFSET :offset
+"""
+# /recommend/movie's hot path: the co-rating list, continued with the nearest in-cluster
+# neighbours not already listed (what `similar` does in three queries), in one statement. Many
+# movies have short co-rating lists (few people liked them: most of ml-latest-small), so both
+# parts are read, each cut to the page's end before anything is joined; movies and clusters
+# are joined for the page's n rows only. With a genre filter every listed movie's genres are
+# needed before the cut, so that variant joins first.
+_SIMILAR_THEN_NEAREST = {
+    False: """
+    WITH v AS MATERIALIZED {active}, co AS MATERIALIZED (
+        SELECT n.neighbour_id AS movie_id, n.neighbour_cluster AS cluster, n.{score} AS similarity,
+               n.co_likes, NULL::real AS distance, 0 AS part, n.rank
+        FROM {table} n
+        WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id AND n.{score} > 0
+        ORDER BY n.rank
+        LIMIT :offset + :n
+    ), near AS (
+        SELECT n.neighbour_id, NULL::int, NULL::real, NULL::int, n.distance, 1, n.rank
+        FROM movie_neighbours n
+        WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id
+          AND n.neighbour_id <> :movie_id
+          AND NOT EXISTS (SELECT 1 FROM co WHERE co.movie_id = n.neighbour_id)
+        ORDER BY n.rank
+        LIMIT :offset + :n
+    ), page AS (
+        SELECT * FROM co UNION ALL SELECT * FROM near
+        ORDER BY part, rank
+        LIMIT :n OFFSET :offset
+    )
+    SELECT p.movie_id, coalesce(p.cluster, mc.cluster) AS cluster, p.similarity, p.co_likes,
+           p.distance, p.part, p.rank, m.title, m.genres
+    FROM page p
+    JOIN movies m ON m.movie_id = p.movie_id
+    LEFT JOIN movie_clusters mc
+        ON p.part = 1 AND mc.version = (SELECT version FROM v) AND mc.movie_id = p.movie_id
+    ORDER BY p.part, p.rank
+    """,
+    True: """
+    WITH v AS MATERIALIZED {active}, co AS (
+        SELECT n.neighbour_id AS movie_id, n.neighbour_cluster AS cluster, n.{score} AS similarity,
+               n.co_likes, NULL::real AS distance, 0 AS part, n.rank
+        FROM {table} n
+        WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id AND n.{score} > 0
+    ), near AS (
+        SELECT n.neighbour_id, mc.cluster, NULL::real, NULL::int, n.distance, 1, n.rank
+        FROM movie_neighbours n
+        LEFT JOIN movie_clusters mc ON mc.version = n.version AND mc.movie_id = n.neighbour_id
+        WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id
+          AND n.neighbour_id <> :movie_id
+          AND NOT EXISTS (SELECT 1 FROM co WHERE co.movie_id = n.neighbour_id)
+    )
+    SELECT x.*, m.title, m.genres
+    FROM (SELECT * FROM co UNION ALL SELECT * FROM near) x
+    JOIN movies m ON m.movie_id = x.movie_id
+    WHERE CAST(:genre AS text) = ANY (m.genres)
+    ORDER BY x.part, x.rank
+    LIMIT :n OFFSET :offset
+    """,
+}
+
+
+def _compiled(sql: str) -> Query:
+    return compile_sql(text(sql), prepare=False)
+
+
+@dataclass(frozen=True)
+class ItemTable:
+    """A per-movie weight table and how its lists explain themselves."""
+
+    table: str  # item_weights or item_neighbours
+    score: str  # its weight column
+    reason: Reason  # a user list's reason
+    movie_reason: Callable[[Any], str]  # a similar-movies row's reason (row has co_likes, cluster)
+
+
+class WeightedRanking:
+    """The queries of one ItemTable, compiled once; the user and similar-movie lists from it."""
+
+    def __init__(self, items: ItemTable) -> None:
+        self.items = items
+        candidates = _CANDIDATES.format(table=items.table, score=items.score)
+        self.ranked = {g: _compiled(candidates + page + _SOURCES_AND_TITLES) for g, page in _PAGE.items()}
+        self.count = _compiled(candidates + _COUNT)
+        self.popular_rest = _compiled(candidates + _POPULAR_REST)
+        self.profile = _compiled(candidates + _PROFILE)
+        names = {"table": items.table, "score": items.score, "active": _ACTIVE}
+        self.similar_rows = compile_sql(text(_SIMILAR.format(**names)))
+        self.similar_then_nearest_rows = {
+            g: compile_sql(text(sql.format(**names))) for g, sql in _SIMILAR_THEN_NEAREST.items()
+        }
+
+    def rows(self, rows: list[Any]) -> list[Recommendation]:
+        """Ranked rows (movie_id, title, genres, cluster, score, share, source_title) as items."""
+        why = self.items.reason
+        return [
+            Recommendation.from_row(r, score=r.score, reason=why(r.source_title, r.cluster, float(r.share)))
+            for r in rows
+        ]
+
+    def live(
+        self, conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+    ) -> list[Recommendation]:
+        """The ranking computed in SQL now, from the ratings as they are."""
+        params = _ranking_params(user_id, version, genre)
+        page = {**params, "n": n, "offset": offset}
+        result = self.rows(fetch_all(conn, self.ranked[genre is not None], page))
+        if len(result) == n:
+            return result
+        # the candidates ran out on this page: continue with the most rated movies
+        total = int(fetch_value(conn, self.count, params))
+        rest = fetch_all(
+            conn, self.popular_rest, {**params, "n": n - len(result), "offset": max(0, offset - total)}
+        )
+        return result + [
+            Recommendation.from_row(
+                r, score=0.0, reason=f"popular: rated by {r.rating_count} users; cluster {r.cluster}"
+            )
+            for r in rest
+        ]
+
+    def liked_profile(self, conn: DbConnection, user_id: int, version: int) -> list[Any]:
+        """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
+        return fetch_all(conn, self.profile, _ranking_params(user_id, version, None))
+
+    def table_rows(self, rows: list[Any]) -> list[Recommendation]:
+        why = self.items.movie_reason
+        return [Recommendation.from_row(r, score=r.similarity, reason=why(r)) for r in rows]
+
+    def similar_then_nearest(self, rows: list[Any]) -> list[Recommendation]:
+        """SIMILAR_THEN_NEAREST's rows as items: part 0 from the table, part 1 in-cluster neighbours."""
+        return [self.table_rows([r])[0] if r.part == 0 else in_cluster.nearest(r) for r in rows]
+
+    async def similar_page(
+        self, conn: psycopg.AsyncConnection, movie_id: int, *, n: int, offset: int, genre: str | None
+    ) -> list[Recommendation] | None:
+        """/recommend/movie's hot path in one statement: a page of the active version's table
+        neighbours continued by the nearest in-cluster ones, or None (unknown movie, page past
+        both lists, no model) -- then the route takes the full path."""
+        page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
+        sql = self.similar_then_nearest_rows[genre is not None]
+        rows = self.similar_then_nearest(await afetch_all(conn, sql, page))
+        return rows if len(rows) == n else None
+
+    def similar(
+        self,
+        conn: DbConnection,
+        movie_id: int,
+        *,
+        cluster: int | None,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None = None,
+    ) -> list[Recommendation]:
+        """/recommend/movie from the table: the movies with the movie's largest positive weights.
+
+        Past them (a movie added since the last run has none; a genre filter or a deep page runs
+        out), the list continues with the in-cluster `neighbours` strategy."""
+        params = {"version": version, "movie_id": movie_id, "genre": genre}
+        page = self.table_rows(fetch_all(conn, self.similar_rows, {**params, "n": n, "offset": offset}))
+        if len(page) == n:  # the common case: n rows joined, not the whole list
+            return page
+        everything = self.table_rows(fetch_all(conn, self.similar_rows, {**params, "n": 10_000, "offset": 0}))
+        # continue with the in-cluster list, skipping movies already listed above
+        listed = {r.movie_id for r in everything}
+        skip = max(0, offset - len(everything))
+        fill = in_cluster.similar(
+            conn,
+            movie_id,
+            cluster=cluster,
+            n=skip + n - len(page) + len(listed),
+            offset=0,
+            genre=genre,
+            version=version,
+            seed=seed,
+        )
+        fresh = [r for r in fill if r.movie_id not in listed]
+        return page + fresh[skip : skip + n - len(page)]
+
+
+class StoredRanking(WeightedRanking):
+    """The default ranking: its lists are also stored by the recluster run (user_recommendations)."""
+
+    def recommend(
+        self,
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None = None,
+    ) -> list[Recommendation]:
+        """The stored list while it is current and long enough for the page; else the live ranking."""
+        found = self.stored(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+        if found is not None:
+            return found
+        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+
+    def stored(
+        self, conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+    ) -> list[Recommendation] | None:
+        """The page of the stored list, or None when it cannot serve it (out of date, too short)."""
+        page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
+        rows = self.rows(fetch_all(conn, STORED[genre is not None], page))
+        return rows if len(rows) == n else None
+
+    def live_strategy(
+        self,
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None = None,
+    ) -> list[Recommendation]:
+        """`recommend` without the stored list: for callers that have just found it unusable."""
+        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+
+    async def stored_page(
+        self, conn: psycopg.AsyncConnection, user_id: int, *, n: int, offset: int, genre: str | None
+    ) -> list[Recommendation] | None:
+        """The hot path of /recommend/user in one statement: the page of the stored list for the
+        active version, or None if it cannot serve it (unknown user, ratings changed since the
+        run, page past the stored list, no model) -- then the route takes the full path."""
+        page = {"user_id": user_id, "genre": genre, "n": n, "offset": offset}
+        rows = self.rows(await afetch_all(conn, STORED_ACTIVE[genre is not None], page))
+        return rows if len(rows) == n else None
+
+
+def _ranking_params(user_id: int, version: int, genre: str | None) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "version": version,
+        "genre": genre,
+        "cap": PROFILE_CAP,
+        "w_affinity": W_AFFINITY,
+        "w_popularity": W_POPULARITY,
+    }
