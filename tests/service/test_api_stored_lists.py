@@ -12,8 +12,8 @@ from loaders.load import load_files
 from scheduler.job import run_recluster
 from scheduler.steps import default_write_steps
 from service.recommenders import ease
-from service.recommenders.weighted import STORED
 from service.recommenders.types import Recommendation
+from service.recommenders.weighted import STORED
 from service.sql import fetch_all
 
 
