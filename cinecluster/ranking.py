@@ -1,7 +1,7 @@
-"""Parameters of the default user ranking (liked_neighbours), shared by both of its halves.
+"""Parameters of the item-table user rankings (ease, liked_neighbours), shared by both halves.
 
 The recluster job ranks every user in numpy (scheduler/user_lists.py, and the holdout check in
-scheduler/quality.py); the API ranks live in SQL (service/recommenders/liked_neighbours.py)
+scheduler/quality.py); the API ranks live in SQL (service/recommenders/weighted.py)
 when a stored list is out of date. Both read these, so they cannot drift apart. Light on
 purpose: the API imports it without pulling in scikit-learn. docs/evaluation.md has the sweep.
 """

@@ -27,6 +27,7 @@ from evaluation.metrics import Scores, score_lists
 from evaluation.movies import movie_lists, movie_strategies
 from evaluation.reference import item_knn_lists
 from evaluation.scratch import scratch_database
+from evaluation.sweep import SweepPoint, sweep
 from loaders.files import Kind
 from loaders.load import load_files
 from scheduler.features import FeatureOptions
@@ -63,6 +64,7 @@ class Report:
     clusters: int = 10
     features: str = ""  # the recluster feature flags used, e.g. "--log-count"
     seconds: float = 0.0
+    sweep: list[SweepPoint] = field(default_factory=list)  # with --sweep
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -80,6 +82,17 @@ class Report:
             "default_strategy": DEFAULT_STRATEGY,
             "strategies": [_row_dict(row) for row in self.rows],
             "movie_strategies": [_row_dict(row) for row in self.movie_rows],
+            "sweep": [
+                {
+                    "option": p.option,
+                    "value": p.value,
+                    "ndcg": round(p.ndcg, 4),
+                    "coverage": round(p.coverage, 4),
+                    "liked_share": p.liked_share,
+                    "seconds": p.seconds,
+                }
+                for p in self.sweep
+            ],
         }
 
 
@@ -152,6 +165,7 @@ def evaluate(
     *,
     clusters: int = 10,
     features: FeatureOptions | None = None,
+    with_sweep: bool = False,
 ) -> Report:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cinecluster-eval-") as tmp:
@@ -160,13 +174,22 @@ def evaluate(
         with scratch_database(server_url) as url:
             engine = make_engine("evaluate", url)
             try:
-                report = _run(
-                    engine, files, split, holdout, k, progress, clusters, features or FeatureOptions()
-                )
+                chosen = features or FeatureOptions()
+                report = _run(engine, files, split, holdout, k, progress, clusters, chosen)
+                if with_sweep:
+                    users = sorted(u for u in split.any_rating if u in _known_users(engine))
+                    report.sweep = sweep(
+                        engine, split, users, report.catalogue, k, clusters, chosen, progress
+                    )
             finally:
                 engine.dispose()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _known_users(engine: Engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(text("SELECT DISTINCT user_id FROM ratings")).scalars())
 
 
 def _run(

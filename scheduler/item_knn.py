@@ -228,11 +228,12 @@ def rank_for_profiles(
     rating_counts: np.ndarray,
     k: int,
 ) -> list[np.ndarray]:
-    """The API's liked_neighbours ranking in numpy (movie indices), for the recluster holdout.
+    """The API's item-table ranking in numpy (movie indices), for the recluster holdout.
 
     profiles[i]: user i's liked movie indices in time order (the latest PROFILE_CAP are used);
     seen[i]: every movie index user i rated (excluded). Mirrors the SQL in
-    service/recommenders/liked_neighbours.py, including the popularity fallback.
+    service/recommenders/weighted.py over `similar` (item weights or co-rating cosines),
+    including the popularity fallback.
     """
     n_movies = similar.shape[0]
     n_clusters = int(labels.max()) + 1 if len(labels) else 1

@@ -3,7 +3,7 @@
 The default /recommend/user ranking (ease) sums the item model's weights over up to
 PROFILE_CAP liked movies: per request that is tens of thousands of rows for a heavy user, ~20x
 the cost of a primary-key lookup. Here it is computed once per version for every user, block by
-block in numpy, with exactly the API's formula (service/recommenders/liked_neighbours.py):
+block in numpy, with exactly the API's formula (service/recommenders/weighted.py):
 
   profile = the user's latest PROFILE_CAP liked ratings (>= 4 or >= their own mean);
   sim     = sum of the weights from the profile (item_weights), over movies the user has not
@@ -146,7 +146,8 @@ def rank_users(
     log_pop: np.ndarray,
     length: int = LIST_LENGTH,
 ) -> tuple[UserLists, np.ndarray]:
-    """Top `length` of every user's liked_neighbours ranking, and each user's cluster shares."""
+    """Top `length` of every user's ranking over `similar` (the item weights), and each user's
+    cluster shares."""
     n_users = len(ratings.starts) - 1
     n_clusters = int(labels.max()) + 1 if len(labels) else 1
     owner = np.repeat(np.arange(n_users), np.diff(ratings.starts))

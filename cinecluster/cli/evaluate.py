@@ -43,6 +43,26 @@ def _table(report: "object", relevance: str, movies: bool = False) -> Table:
     return table
 
 
+def _sweep_table(report: "object") -> Table:
+    from evaluation.run import Report
+    from evaluation.sweep import is_default
+
+    assert isinstance(report, Report)
+    table = Table(title="item model sweep (default strategy; relevant = held-out rating >= 4), * = default")
+    for column in ("option", "value", f"NDCG@{report.k}", "coverage", "likes inside the solve", "fit s"):
+        table.add_column(column, justify="left" if column == "option" else "right")
+    for p in report.sweep:
+        table.add_row(
+            "--" + p.option.replace("_", "-"),
+            f"{p.value:g}{' *' if is_default(p) else ''}",
+            f"{p.ndcg:.4f}",
+            f"{p.coverage:.4f}",
+            f"{p.liked_share:.1%}",
+            f"{p.seconds:.2f}",
+        )
+    return table
+
+
 @app.command("evaluate")
 def evaluate(
     data: Path = typer.Option(
@@ -54,6 +74,9 @@ def evaluate(
     log_count: bool = typer.Option(False, "--log-count", help="Cluster on ln(1 + rating count)."),
     bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
     year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
+    with_sweep: bool = typer.Option(
+        False, "--sweep", help="Also sweep the item model's options (λ, movies, k): one recluster per point."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Temporal-holdout evaluation of every strategy through the API's own ranking code.
@@ -82,7 +105,9 @@ def evaluate(
 
     try:
         options = FeatureOptions(log_count=log_count, bayes_avg=bayes_avg, year=year)
-        report = run_evaluation(url, data, holdout, k, progress, clusters=clusters, features=options)
+        report = run_evaluation(
+            url, data, holdout, k, progress, clusters=clusters, features=options, with_sweep=with_sweep
+        )
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise UserError(f"database error: {first_line}") from None
@@ -99,3 +124,5 @@ def evaluate(
     console.print(_table(report, "rating>=4"))
     console.print(_table(report, "any"))
     console.print(_table(report, "rating>=4", movies=True))
+    if report.sweep:
+        console.print(_sweep_table(report))

@@ -102,7 +102,7 @@ def test_a_search_typed_and_a_result_clicked_opens_the_movie_with_its_similar_mo
     assert str(movie["year"]) in stats and f"{movie['ratingCount']:,}" in stats
     assert f"{movie['avgRating']:.2f}" in stats
     expect(browser_page.locator(".stats a")).to_have_text(str(movie["cluster"]))
-    for strategy in ("co_liked", "neighbours"):
+    for strategy in ("ease", "co_liked", "neighbours"):
         expected = read_server.json("/recommend/movie/2571", n=10, strategy=strategy)
         listed = browser_page.get_by_role("list", name=f"Similar movies by {strategy}")
         assert _texts(listed.locator(".rec-title")) == [r["title"] for r in expected]
@@ -111,7 +111,7 @@ def test_a_search_typed_and_a_result_clicked_opens_the_movie_with_its_similar_mo
     screenshot(browser_page, "movie")
 
     first_similar = read_server.json("/recommend/movie/2571", n=1)[0]
-    browser_page.get_by_role("list", name="Similar movies by co_liked").get_by_role(
+    browser_page.get_by_role("list", name="Similar movies by ease").get_by_role(
         "link", name=first_similar["title"], exact=True
     ).click()
     expect(browser_page).to_have_url(f"{read_server.base}/dashboard/movies/{first_similar['movieId']}")
@@ -128,10 +128,10 @@ def test_a_user_opened_by_id_shows_the_profile_the_clusters_and_the_api_recommen
     expect(browser_page).to_have_url(f"{read_server.base}/dashboard/users/1")
 
     expected = read_server.json("/recommend/user/1", n=10)
-    default = browser_page.locator("[data-strategy=liked_neighbours]")
+    default = browser_page.locator("[data-strategy=ease]")
     assert _texts(default.locator(".rec-title")) == [r["title"] for r in expected]
     expect(default.locator(".badge-stored")).to_have_text("stored")  # unchanged since the run
-    for strategy in ("cluster",):
+    for strategy in ("liked_neighbours", "cluster"):
         listed = read_server.json("/recommend/user/1", n=10, strategy=strategy)
         shown = browser_page.locator(f"[data-strategy={strategy}]")
         assert _texts(shown.locator(".rec-title")) == [r["title"] for r in listed]

@@ -185,7 +185,8 @@ def test_a_recluster_request_is_recorded_and_run_by_the_scheduler_side(
     finally:
         lease.fail("test")
         lease.release()
-    started = client.post("/admin/recluster", json={"k": 6, "batchSize": 500}, headers=auth())
+    body = {"k": 6, "batchSize": 500, "easeLambda": 50, "easeMovies": 800, "easeK": 20}
+    started = client.post("/admin/recluster", json=body, headers=auth())
     assert started.status_code == 202
     run_id = started.json()["runId"]
     assert started.json()["status"] == "requested"
@@ -202,12 +203,26 @@ def test_a_recluster_request_is_recorded_and_run_by_the_scheduler_side(
     assert (run["status"], run["trigger"], run["version"], run["step"]) == ("succeeded", "api", 2, "prune")
     assert client.get("/models/active").json()["version"] == 2
     assert client.get("/models/active").json()["params"]["k"] == 6
+    model = client.get("/models/active").json()["metrics"]["item_model"]
+    assert (model["lambda"], model["movies"], model["k"]) == (50, 800, 20)
+    assert count(engine, "SELECT max(rank) FROM item_weights WHERE version = 2") == 20
     assert client.get("/admin/runs/999999", headers=auth()).status_code == 404
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"k": 1}, {"k": "many"}, {"batchSize": 0}, {"scaler": "log"}, {"seed": -1}, {"lambda": 3}, [1, 2]],
+    [
+        {"k": 1},
+        {"k": "many"},
+        {"batchSize": 0},
+        {"scaler": "log"},
+        {"seed": -1},
+        {"lambda": 3},
+        {"easeLambda": 0},
+        {"easeMovies": 100_000},
+        {"easeK": 0},
+        [1, 2],
+    ],
 )
 def test_bad_recluster_options_are_422_and_record_nothing(
     writable: tuple[TestClient, Engine], body: object
