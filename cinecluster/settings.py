@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +69,35 @@ class Settings(BaseSettings):
         ge=1,
         description="API database connections per pool; each worker has two (the async hot routes,"
         " the rest). About the database server's cores.",
+    )
+
+    # The recluster's ratings-sized steps: in this process, or on Apache Spark (the `spark` extra;
+    # docs/scaling.md). The API only records a run; the scheduler process honours these.
+    recluster_engine: Literal["local", "spark"] = Field(
+        default="local", description="Where the recluster's ratings-sized steps run: local or spark."
+    )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master URL (local[*], spark://host:7077, yarn, k8s://https://host:443).",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark settings as JSON, e.g. {"spark.executor.memory": "4g"}.',
+    )
+    spark_partitions: int = Field(
+        default=8, ge=1, le=10_000, description="Slices the ratings are read from PostgreSQL in (JDBC)."
+    )
+    spark_keep_session: bool = Field(
+        default=False,
+        description="Keep the Spark session between runs: no start-up per run, but it holds the executors.",
+    )
+    spark_jdbc_jar: Path = Field(
+        default=Path("/usr/share/java/postgresql.jar"),
+        description="PostgreSQL JDBC driver jar (Debian: libpostgresql-jdbc-java), shipped to executors.",
+    )
+    spark_jdbc_url: str | None = Field(
+        default=None,
+        description="JDBC URL executors read PostgreSQL with; unset: derived from DATABASE_URL.",
     )
 
     @field_validator("database_url")

@@ -95,8 +95,16 @@ def genre_list(conn: Connection) -> list[str]:
     return names
 
 
-def _select_sql(spec: FeatureSpec, *, only_ids: bool) -> str:
+def _select_sql(spec: FeatureSpec, *, only_ids: bool, aggregates: str | None = None) -> str:
     where = "WHERE movie_id = ANY(:ids)" if only_ids else ""
+    # the per-movie count and sum, as computed elsewhere (the Spark engine) into a table of
+    # the same columns; the rest of the definition stays here, once
+    counted = (
+        f"SELECT movie_id, n, total FROM {aggregates}"
+        if aggregates
+        else f"SELECT movie_id, count(*) AS n, sum(rating)::float8 AS total"
+        f" FROM ratings {where} GROUP BY movie_id"
+    )
     extra_sql = {
         "log_count": "ln(1 + coalesce(a.n, 0))",
         "bayes_avg": "(:c * s.prior_mean + coalesce(a.total, 0)) / (:c + coalesce(a.n, 0))",
@@ -104,10 +112,7 @@ def _select_sql(spec: FeatureSpec, *, only_ids: bool) -> str:
     }
     extra = ", ".join(extra_sql[name] for name in spec.extra_names)
     return f"""
-        WITH agg AS (
-            SELECT movie_id, count(*) AS n, sum(rating)::float8 AS total
-            FROM ratings {where} GROUP BY movie_id
-        ), stats AS (
+        WITH agg AS ({counted}), stats AS (
             SELECT coalesce(CAST(:prior_mean AS float8),
                             (SELECT sum(total) / nullif(sum(n), 0) FROM agg), 0) AS prior_mean,
                    coalesce(CAST(:year_fill AS float8),
@@ -157,13 +162,19 @@ def _matrix(spec: FeatureSpec, rows: Sequence[Any]) -> tuple[np.ndarray, np.ndar
     return ids, np.hstack([*first, extra, flags])
 
 
-def rebuild_features(conn: Connection, options: FeatureOptions) -> FeatureMatrix:
-    """Replace movie_features from the ratings (inside the caller's transaction); return the matrix."""
+def rebuild_features(
+    conn: Connection, options: FeatureOptions, aggregates: str | None = None
+) -> FeatureMatrix:
+    """Replace movie_features from the ratings (inside the caller's transaction); return the matrix.
+
+    `aggregates`: a table of (movie_id, n, total) to take the per-movie count and sum of ratings
+    from instead of aggregating `ratings` here (scheduler/engines/spark_steps.py)."""
     spec = FeatureSpec(genres=genre_list(conn), options=options)
     # A plain SELECT, so the GROUP BY over ratings runs with parallel workers (a data-modifying
     # CTE would force a serial plan); enough work_mem to aggregate without spilling to disk.
     conn.execute(text("SET LOCAL work_mem = '64MB'"))
-    rows = conn.execute(_bind(_select_sql(spec, only_ids=False), False), _params(spec, None)).all()
+    sql = _select_sql(spec, only_ids=False, aggregates=aggregates)
+    rows = conn.execute(_bind(sql, False), _params(spec, None)).all()
     conn.execute(text("DELETE FROM movie_features"))
     cursor = raw_connection(conn).cursor()
     columns = "movie_id, avg_rating, rating_count, genre_flags, extra"

@@ -138,23 +138,33 @@ def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N) -> ItemNeighbours:
     parts: list[tuple[np.ndarray, ...]] = []
     for start, stop in _blocks(by_movie, liked) if k >= 1 else ():
         co = (by_movie[start:stop] @ liked).tocsr()  # co-like counts of the block's movies
-        counts = np.diff(co.indptr)
-        movie = np.repeat(np.arange(start, stop), counts)
-        sim = co.data * inverse[movie] * inverse[co.indices]
-        sim[co.indices == movie] = 0.0  # a movie is not its own neighbour
-        picked: list[np.ndarray] = []
-        for row in np.flatnonzero(counts > k):  # partial sort only where there is a choice
-            first, last = co.indptr[row], co.indptr[row + 1]
-            picked.append(first + np.argpartition(sim[first:last], last - first - k)[last - first - k :])
-        small = np.repeat(counts <= k, counts)
-        take = np.concatenate([np.flatnonzero(small), *picked]) if picked else np.flatnonzero(small)
-        take = take[sim[take] > 0]
-        # deterministic order: movie, then similarity descending, then neighbour index ascending
-        take = take[np.lexsort((co.indices[take], -sim[take], movie[take]))]
-        movies, neighbours = movie[take], co.indices[take]
-        starts = np.flatnonzero(np.r_[True, movies[1:] != movies[:-1]]) if len(take) else take
-        rank = np.arange(len(take)) - np.repeat(starts, np.diff(np.r_[starts, len(take)])) + 1
-        parts.append((movies, rank, neighbours, sim[take].astype(np.float32), co.data[take].astype(np.int32)))
+        parts.append(top_of_block(co, np.arange(start, stop), inverse, k))
+    return _joined(parts)
+
+
+def top_of_block(co: sp.csr_matrix, rows: np.ndarray, inverse: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Each row's top-k cosines from co-like counts (row i is movie rows[i]; inverse = 1/sqrt(likes)):
+    (movie, rank, neighbour, similarity float32, co_likes int32). Also the Spark engine's."""
+    counts = np.diff(co.indptr)
+    movie = np.repeat(rows, counts)
+    sim = co.data * inverse[movie] * inverse[co.indices]
+    sim[co.indices == movie] = 0.0  # a movie is not its own neighbour
+    picked: list[np.ndarray] = []
+    for row in np.flatnonzero(counts > k):  # partial sort only where there is a choice
+        first, last = co.indptr[row], co.indptr[row + 1]
+        picked.append(first + np.argpartition(sim[first:last], last - first - k)[last - first - k :])
+    small = np.repeat(counts <= k, counts)
+    take = np.concatenate([np.flatnonzero(small), *picked]) if picked else np.flatnonzero(small)
+    take = take[sim[take] > 0]
+    # deterministic order: movie, then similarity descending, then neighbour index ascending
+    take = take[np.lexsort((co.indices[take], -sim[take], movie[take]))]
+    movies, neighbours = movie[take], co.indices[take]
+    starts = np.flatnonzero(np.r_[True, movies[1:] != movies[:-1]]) if len(take) else take
+    rank = np.arange(len(take)) - np.repeat(starts, np.diff(np.r_[starts, len(take)])) + 1
+    return movies, rank, neighbours, sim[take].astype(np.float32), co.data[take].astype(np.int32)
+
+
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> ItemNeighbours:
     if not parts:
         empty = np.empty(0, dtype=np.int64)
         return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))

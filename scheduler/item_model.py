@@ -14,7 +14,9 @@ one (SQL) then agree to the bit whatever order they add in.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,7 +49,11 @@ class ItemModel:
 
 def most_liked(liked: sp.csr_matrix, limit: int) -> np.ndarray:
     """Indices of the `limit` movies with the most likes (ties: lower index), ascending."""
-    likes = np.asarray(liked.sum(axis=0)).ravel()
+    return most_liked_of(np.asarray(liked.sum(axis=0)).ravel(), limit)
+
+
+def most_liked_of(likes: np.ndarray, limit: int) -> np.ndarray:
+    """most_liked from the likes per movie."""
     order = np.lexsort((np.arange(len(likes)), -likes))
     chosen = order[: min(limit, int((likes > 0).sum()))]
     return np.sort(chosen)
@@ -98,33 +104,59 @@ def prune(weights: np.ndarray, counts: np.ndarray, k: int) -> ItemNeighbours:
     return ItemNeighbours(row, rank, column, value, co_likes)
 
 
-def fit_item_model(liked: sp.csr_matrix, params: ItemModelParams) -> ItemModel:
+class LikedCounts(Protocol):
+    """What the fit reads from the liked matrix: likes per movie and the Gram of some columns.
+    In process (CsrCounts) or from a Spark engine (scheduler/engines/spark_steps.py)."""
+
+    def likes(self) -> np.ndarray: ...
+
+    def gram(self, covered: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class CsrCounts:
+    liked: sp.csr_matrix
+
+    def likes(self) -> np.ndarray:
+        return np.asarray(self.liked.sum(axis=0)).ravel()
+
+    def gram(self, covered: np.ndarray) -> np.ndarray:
+        return gram(self.liked[:, covered].tocsr())  # Gram product and inverse: BLAS, all cores
+
+
+def fit_item_model(liked: sp.csr_matrix | LikedCounts, params: ItemModelParams) -> ItemModel:
     """EASE on the `params.movies` most-liked columns of `liked`; indices are liked's columns."""
-    covered = most_liked(liked, params.movies)
+    source = CsrCounts(liked) if isinstance(liked, sp.csr_matrix) else liked
+    likes = source.likes()
+    covered = most_liked_of(likes, params.movies)
     if len(covered) == 0:
         empty = np.empty(0, dtype=np.int64)
         table = ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
         return ItemModel(table, covered, 0.0)
-    inside = liked[:, covered].tocsr()
-    counts = gram(inside)  # the Gram product and the inverse are BLAS calls: all cores
+    counts = source.gram(covered)
     weights = ease_weights(counts, params.lam)
     local = prune(weights, counts, params.k)
     table = ItemNeighbours(
         covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes
     )
-    share = inside.nnz / liked.nnz if liked.nnz else 0.0
+    total = int(likes.astype(np.int64).sum())
+    share = int(likes[covered].astype(np.int64).sum()) / total if total else 0.0
     return ItemModel(table, covered, share)
 
 
-def item_model_step(params: ItemModelParams) -> WriteStep:
-    """Write step: item_weights for the version from the item-kNN step's training matrix."""
+def item_model_step(
+    params: ItemModelParams, counts: Callable[[WriteContext], LikedCounts | None] | None = None
+) -> WriteStep:
+    """Write step: item_weights for the version from the item-kNN step's training matrix
+    (`counts`: where the likes and the Gram come from instead, e.g. the Spark engine)."""
 
     def item_model_step(conn: Connection, context: WriteContext) -> None:
-        if context.liked is None:
+        liked = context.liked if counts is None else counts(context)
+        if liked is None:
             raise RuntimeError("item_model_step runs after item_knn_step (it needs the liked matrix)")
         start = time.perf_counter()
         ids = context.features.movie_ids
-        model = fit_item_model(context.liked, params)
+        model = fit_item_model(liked, params)
         rows = write_item_neighbours(
             conn,
             context.version,

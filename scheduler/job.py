@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, func, select, text, update
@@ -22,6 +22,7 @@ from cinecluster.settings import get_settings
 from cinecluster.tables import model_versions
 from scheduler import runs
 from scheduler.clustering import ClusterParams, fit
+from scheduler.engines import open_engine
 from scheduler.features import FeatureOptions, rebuild_features
 from scheduler.item_model import ItemModelParams
 from scheduler.neighbours import in_cluster_neighbours
@@ -39,6 +40,9 @@ from scheduler.versions import (
     wait_for_older_transactions,
     write_version,
 )
+
+if TYPE_CHECKING:
+    from scheduler.engines.spark_steps import SparkRun
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +138,10 @@ def execute(
     keep: int | None = None,
     listeners: Sequence[Listener] = (),
     features_override: FeatureOptions | None = None,
+    spark_master: str | None = None,
 ) -> ReclusterResult:
-    """Do the run on the lease's connection; marks the run succeeded or failed, then unlocks."""
+    """Do the run on the lease's connection; marks the run succeeded or failed, then unlocks.
+    `spark_master`: for the Spark engine, over CINECLUSTER_SPARK_MASTER."""
     params = ClusterParams(
         k=options.k, batch_size=options.batch_size, seed=options.seed, scaler=options.scaler
     )
@@ -144,7 +150,13 @@ def execute(
     )
     conn = lease.conn
     item_model = ItemModelParams(lam=options.ease_lambda, movies=options.ease_movies, k=options.ease_k)
-    chosen = default_write_steps(item_model) if write_steps is None else write_steps
+    try:  # the Spark engine (scheduler/engines), or None: in process
+        spark = open_engine(options.engine, spark_master, _url(conn), get_settings())
+    except BaseException as error:
+        _record_failure(lease, error)
+        _release(lease)
+        raise
+    chosen = default_write_steps(item_model, engine=spark) if write_steps is None else write_steps
     steps = [*chosen, _place_late_arrivals]
     progress = RunProgress(conn.engine, lease.run_id, run_steps(steps), listeners)
     clock = _Clock(progress)
@@ -154,7 +166,10 @@ def execute(
         with ThreadPoolExecutor(1) as side, conn.begin():
             pending_counts = side.submit(_side_counts_elsewhere, conn.engine)
             with clock.phase("features_sql"):
-                features = rebuild_features(conn, feature_options)
+                if spark is None:
+                    features = rebuild_features(conn, feature_options)
+                else:
+                    features = spark.rebuild_features(conn, feature_options)
             if len(features.movie_ids) < params.k:
                 raise UserError(
                     f"cannot make {params.k} clusters from {len(features.movie_ids)} movies;"
@@ -202,6 +217,8 @@ def execute(
     finally:
         progress.finish(succeeded)
         _release(lease)
+        if spark is not None:
+            _close_quietly(spark)
     return ReclusterResult(
         run_id=lease.run_id,
         version=version,
@@ -211,6 +228,18 @@ def execute(
         pruned=pruned,
         timings=clock.timings,
     )
+
+
+def _url(conn: Connection) -> str:
+    return conn.engine.url.render_as_string(hide_password=False)
+
+
+def _close_quietly(spark: "SparkRun") -> None:
+    """The run's outcome is decided; a failure to let go of Spark's cache is only logged."""
+    try:
+        spark.close()
+    except Exception as error:
+        log.warning("Spark engine not closed cleanly: %s", error)
 
 
 def _activate(conn: Connection, version: int) -> None:
@@ -287,6 +316,7 @@ def run_recluster(
     write_steps: Sequence[WriteStep] | None = None,
     keep: int | None = None,
     listeners: Sequence[Listener] = (),
+    spark_master: str | None = None,
     **fields: Any,
 ) -> ReclusterResult:
     """Run now and return the new version; raises runs.ReclusterAlreadyRunning if one is running
@@ -297,7 +327,7 @@ def run_recluster(
         values.update(log_count=features.log_count, bayes_avg=features.bayes_avg, year=features.year)
     chosen = options_from({**values, **fields})
     lease = runs.acquire(engine, trigger, chosen.stored())
-    return execute(lease, chosen, write_steps, keep, listeners, features)
+    return execute(lease, chosen, write_steps, keep, listeners, features, spark_master)
 
 
 def run_requested(

@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from cinecluster.errors import UserError
 
 Scaler = Literal["zscore", "minmax", "robust"]
+Engine = Literal["local", "spark"]
 
 
 class ReclusterOptions(BaseModel):
@@ -35,6 +36,12 @@ class ReclusterOptions(BaseModel):
         3000, ge=2, le=15_000, description="Most-liked movies the EASE solve covers (dense: movies²)."
     )
     ease_k: int = Field(200, ge=1, le=1000, description="EASE weights kept per movie (largest |weight|).")
+
+    # Safe to take over HTTP: the API only records it; the scheduler runs the job (and the Spark
+    # master stays a setting of the scheduler, never a URL a client chooses). None: the setting.
+    engine: Engine | None = Field(
+        None, description="local or spark; unset: CINECLUSTER_RECLUSTER_ENGINE of the scheduler."
+    )
 
     def stored(self) -> dict[str, Any]:
         """As kept in recluster_runs.options: every option, snake_case."""

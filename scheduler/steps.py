@@ -6,14 +6,24 @@ numbers into `context.metrics` (stored in model_versions.metrics, e.g. a holdout
 If it raises, the version is not written and the previous one keeps serving.
 """
 
+from typing import TYPE_CHECKING
+
 from scheduler.item_model import ItemModelParams, item_model_step
 from scheduler.quality import holdout_step, item_knn_step
 from scheduler.user_lists import user_lists_step
 from scheduler.versions import WriteStep
 
+if TYPE_CHECKING:
+    from scheduler.engines.spark_steps import SparkRun
 
-def default_write_steps(item_model: ItemModelParams | None = None) -> list[WriteStep]:
-    """The steps every run does, in order; add a step here to make the job run it."""
+
+def default_write_steps(
+    item_model: ItemModelParams | None = None, engine: "SparkRun | None" = None
+) -> list[WriteStep]:
+    """The steps every run does, in order; add a step here to make the job run it (and its
+    Spark variant in scheduler/engines/spark_steps.py if it reads ratings-sized data)."""
+    if engine is not None:  # the same steps, their ratings-sized work on Spark
+        return engine.write_steps(item_model or ItemModelParams())
     return [
         item_knn_step,  # item_neighbours, and the training liked matrix for the next two
         item_model_step(item_model or ItemModelParams()),  # item_weights (EASE)

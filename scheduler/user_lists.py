@@ -78,7 +78,19 @@ def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
         packed[0][0] if packed else conn.execute(text("SELECT pg_current_snapshot()::text")).scalar_one()
     )
     rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_RATING_ROW)
-    user, movie_id, micros = (rows[f].astype(np.int64) for f in ("user", "movie", "micros"))
+    return ratings_from(rows["user"], rows["movie"], rows["half_stars"], rows["micros"], ids, snapshot)
+
+
+def ratings_from(
+    user: np.ndarray,
+    movie_id: np.ndarray,
+    half_stars: np.ndarray,
+    micros: np.ndarray,
+    ids: np.ndarray,
+    snapshot: str,
+) -> Ratings:
+    """Ratings from columns in any order (also the Spark engine's slices of users)."""
+    user, movie_id, micros = (np.asarray(a).astype(np.int64) for a in (user, movie_id, micros))
     order = np.lexsort((-movie_id, -micros, user))
     user, movie_id, micros = user[order], movie_id[order], micros[order]
     new_user = np.r_[True, user[1:] != user[:-1]] if len(user) else np.empty(0, dtype=bool)
@@ -89,7 +101,7 @@ def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
     return Ratings(
         user=user.astype(np.int32),
         movie=movie.astype(np.int32),
-        half_stars=rows["half_stars"][order].astype(np.int64),
+        half_stars=np.asarray(half_stars)[order].astype(np.int64),
         starts=starts,
         stale=_per_user_sum(unknown.astype(np.int64), starts) > 0,
         snapshot=snapshot,
@@ -303,12 +315,34 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
         ratings, profile_mask(ratings), context.item_weights, context.fit.labels, log_popularity(conn, ids)
     )
     lists = lists.without(ratings.stale[lists.user])
+    write_user_lists(
+        conn, context.version, ids, ratings.users[lists.user], lists, shares[lists.user], ratings.snapshot
+    )
     n = len(lists.user)
+    context.metrics["user_recommendations"] = {
+        "users": n,
+        "entries": len(lists.movie),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def write_user_lists(
+    conn: Connection,
+    version: int,
+    ids: np.ndarray,
+    users: np.ndarray,
+    lists: UserLists,
+    shares: np.ndarray,
+    snapshot: str,
+) -> None:
+    """COPY the lists (users: the id of each listed user; shares: one row per listed user) and
+    record the snapshot the ratings were read under; inside the caller's transaction."""
+    n = len(users)
     n_clusters = shares.shape[1]
     copy_partition(
         conn,
         "user_recommendations",
-        context.version,
+        version,
         [
             "version",
             "user_id",
@@ -318,21 +352,14 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
             "cluster_shares",
         ],
         [
-            ("int4", np.full(n, context.version)),
-            ("int4", ratings.users[lists.user]),
+            ("int4", np.full(n, version)),
+            ("int4", users),
             ("int4", Ragged(ids[lists.movie], lists.offsets)),
             ("float8", Ragged(lists.score, lists.offsets)),
             ("int4", Ragged(ids[lists.source], lists.offsets)),
-            ("float8", Ragged(shares[lists.user].ravel(), np.arange(n + 1) * n_clusters)),
+            ("float8", Ragged(shares.ravel(), np.arange(n + 1) * n_clusters)),
         ],
     )
     conn.execute(
-        update(model_versions)
-        .where(model_versions.c.version == context.version)
-        .values(ratings_snapshot=ratings.snapshot)
+        update(model_versions).where(model_versions.c.version == version).values(ratings_snapshot=snapshot)
     )
-    context.metrics["user_recommendations"] = {
-        "users": n,
-        "entries": len(lists.movie),
-        "seconds": round(time.perf_counter() - start, 2),
-    }

@@ -23,6 +23,11 @@ class Scaler(StrEnum):
     robust = "robust"
 
 
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 class ModelFormat(StrEnum):
     joblib = "joblib"
     onnx = "onnx"
@@ -48,6 +53,14 @@ def recluster(
     ease_lambda: float = typer.Option(200.0, "--ease-lambda", help="EASE regularisation λ (item model)."),
     ease_movies: int = typer.Option(3000, "--ease-movies", help="Most-liked movies the EASE solve covers."),
     ease_k: int = typer.Option(200, "--ease-k", help="EASE weights kept per movie (largest |weight|)."),
+    engine: Engine | None = typer.Option(
+        None,
+        "--engine",
+        help="Where the ratings-sized steps run: local or spark (default: CINECLUSTER_RECLUSTER_ENGINE).",
+    ),
+    spark_master: str | None = typer.Option(
+        None, "--spark-master", help="Spark master URL (default: CINECLUSTER_SPARK_MASTER, local[*])."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Recluster now: features in SQL, MiniBatchKMeans, write and activate a new model version.
@@ -70,10 +83,17 @@ def recluster(
             "ease_lambda": ease_lambda,
             "ease_movies": ease_movies,
             "ease_k": ease_k,
+            "engine": engine.value if engine else None,
         }
     )
-    with cli_engine("scheduler") as engine, step_display(sys.stderr.isatty()) as listeners:
-        result = run_recluster(engine, options, trigger="cli", listeners=listeners)
+    if spark_master is not None and (options.engine or get_settings().recluster_engine) != "spark":
+        raise UserError("--spark-master needs --engine spark (or CINECLUSTER_RECLUSTER_ENGINE=spark)")
+    if (options.engine or get_settings().recluster_engine) == "spark":
+        from scheduler.engines import require_pyspark
+
+        require_pyspark()  # before the run is recorded: a one-line hint, not a failed run
+    with cli_engine("scheduler") as db, step_display(sys.stderr.isatty()) as listeners:
+        result = run_recluster(db, options, trigger="cli", listeners=listeners, spark_master=spark_master)
     metrics = result.metrics
     if as_json:
         payload = {

@@ -1,0 +1,427 @@
+"""The recluster's ratings-sized steps on Apache Spark; the driver keeps what grows with movies.
+
+What runs where (docs/scaling.md):
+- the ratings are read once per run, out of PostgreSQL in `spark_partitions` slices of user ids
+  (JDBC, in parallel) and kept hash-partitioned by user: every partition holds whole users;
+- movie_features: Spark counts and sums the ratings per movie; the driver COPYs those movies-sized
+  aggregates into a temporary table and the features SQL (scheduler/features.py) does the rest;
+- item_neighbours: liked pairs (the API's rule), holdout pairs left out, each user's latest
+  TABLE_CAP; every partition counts its users' co-likes with scipy, Spark sums them per movie pair
+  and keeps each movie's TOP_N cosines;
+- item_weights: likes per movie and the Gram matrix of the most-liked movies, a dense block per
+  partition (scheduler/item_model.py gram) summed by the driver, which does the EASE solve;
+- user_recommendations: each partition ranks its users with scheduler/user_lists.py rank_users
+  (the item weights broadcast), the driver COPYs the lists.
+The numpy functions are the in-process engine's own, so the two engines share one definition of
+every model; tests/scheduler/test_spark_engine.py checks they agree. Results go back by COPY in
+the run's transaction (same version, lock, run record and activation as the local engine).
+
+Snapshot: the ratings are read by other connections than the run's, so the stored rankings carry
+the snapshot taken just *before* the read: a change committed during the read then counts as
+"after the run" and that user gets the live ranking (safe side).
+"""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from sqlalchemy import Connection, text
+
+from cinecluster.ranking import TOP_N
+from cinecluster.settings import Settings
+from scheduler.copyio import copy_columns
+from scheduler.engines.spark_session import get_session, jdbc_target, spark_errors, stop_session
+from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
+from scheduler.item_knn import (
+    TABLE_CAP,
+    ItemNeighbours,
+    _blocks,
+    liked_matrix,
+    log_popularity,
+    top_of_block,
+    write_item_neighbours,
+)
+from scheduler.item_model import ItemModelParams, LikedCounts, gram, item_model_step
+from scheduler.quality import _sample_ratings, holdout_step, sample_users
+from scheduler.user_lists import UserLists, profile_mask, rank_users, ratings_from, write_user_lists
+from scheduler.versions import WriteContext, WriteStep
+
+AGGREGATES = "spark_movie_aggregates"  # temporary, dropped at the run's commit
+GRAM_BAND = 256  # rows of the Gram matrix per output row of a partition (bounded row size)
+
+
+class SparkRun:
+    """One run on Spark: the session (started on first use), the ratings, what the steps pass on."""
+
+    def __init__(self, master: str, database_url: str, settings: Settings) -> None:
+        self.master = master
+        self.settings = settings
+        self.partitions = settings.spark_partitions
+        self.jdbc_url, self.jdbc_properties = jdbc_target(database_url, settings.spark_jdbc_url)
+        self._spark: SparkSession | None = None
+        self._ratings: DataFrame | None = None
+        self._train: DataFrame | None = None  # liked pairs minus the holdout: the item models' data
+        self.snapshot = ""
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            self._spark = get_session(self.master, self.settings)
+        return self._spark
+
+    def close(self) -> None:
+        """Drop the run's cached data; stop the session unless the settings keep it."""
+        for frame in (self._train, self._ratings):
+            if frame is not None:
+                with spark_errors("unpersist"):
+                    frame.unpersist()
+        if not self.settings.spark_keep_session:
+            stop_session()
+
+    # -- the ratings ---------------------------------------------------------------------------
+
+    def ratings(self) -> DataFrame:
+        if self._ratings is None:
+            raise RuntimeError("the Spark engine reads the ratings in rebuild_features, first")
+        return self._ratings
+
+    def _read_ratings(self, conn: Connection) -> DataFrame:
+        """user_id, movie_id, rating, ts; slices of user ids read in parallel, whole users per partition."""
+        self.snapshot = conn.execute(text("SELECT pg_current_snapshot()::text")).scalar_one()
+        low, high = conn.execute(text("SELECT min(user_id), max(user_id) FROM ratings")).one()
+        frame = self.spark.read.jdbc(
+            self.jdbc_url,
+            "ratings",
+            column="user_id",
+            lowerBound=low or 0,
+            upperBound=(high or 0) + 1,
+            numPartitions=self.partitions if low is not None else 1,
+            properties={**self.jdbc_properties, "fetchsize": "10000"},
+        )
+        frame = frame.select("user_id", "movie_id", "rating", "ts").repartition(self.partitions, "user_id")
+        return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
+    # -- movie_features ------------------------------------------------------------------------
+
+    def rebuild_features(self, conn: Connection, options: FeatureOptions) -> FeatureMatrix:
+        """scheduler.features.rebuild_features over Spark's count and sum per movie."""
+        with spark_errors("movie aggregates"):
+            self._ratings = self._read_ratings(conn)
+            per_movie = (
+                self._ratings.groupBy("movie_id")
+                .agg(F.count(F.lit(1)).alias("n"), F.sum("rating").alias("total"))  # float sums: exact
+                .toPandas()
+            )
+        conn.execute(text(f"CREATE TEMPORARY TABLE {AGGREGATES} (movie_id int4, n int8, total float8)"))
+        copy_columns(
+            conn,
+            AGGREGATES,
+            ["movie_id", "n", "total"],
+            [
+                ("int4", per_movie["movie_id"].to_numpy(np.int32)),
+                ("int8", per_movie["n"].to_numpy(np.int64)),
+                ("float8", per_movie["total"].to_numpy(np.float64)),
+            ],
+        )
+        features = rebuild_features(conn, options, aggregates=AGGREGATES)
+        conn.execute(text(f"DROP TABLE {AGGREGATES}"))
+        return features
+
+    # -- write steps ---------------------------------------------------------------------------
+
+    def write_steps(self, params: ItemModelParams) -> list[WriteStep]:
+        """scheduler.steps.default_write_steps with the ratings-sized work on Spark."""
+        return [
+            self.item_knn_step,
+            item_model_step(params, counts=self._liked_counts),
+            holdout_step,
+            self.user_lists_step,
+        ]
+
+    def item_knn_step(self, conn: Connection, context: WriteContext) -> None:
+        """scheduler.quality.item_knn_step: item_neighbours, the holdout sample, the training pairs."""
+        start = time.perf_counter()
+        ids = context.features.movie_ids
+        with spark_errors("co-likes"):
+            index = self.spark.createDataFrame(
+                [(int(m), i) for i, m in enumerate(ids)], "movie_id int, movie int"
+            )
+            liked = _liked(self.ratings()).join(F.broadcast(index), "movie_id")
+            users = liked.select("user_id").distinct().toPandas()["user_id"].to_numpy(np.int64)
+            sample = _sample_ratings(conn, sample_users(np.sort(users)), ids)
+            held_out = zip(sample.user[sample.test], sample.movie[sample.test], strict=True)
+            hidden = self.spark.createDataFrame(
+                [(int(u), int(m)) for u, m in held_out], "user_id int, movie int"
+            )
+            train = liked.join(F.broadcast(hidden), ["user_id", "movie"], "left_anti")
+            self._train = train.select("user_id", "movie", "ts").persist(StorageLevel.MEMORY_AND_DISK)
+            latest = Window.partitionBy("user_id").orderBy(F.desc("ts"), F.desc("movie"))
+            capped = (
+                self._train.withColumn("position", F.row_number().over(latest))
+                .where(F.col("position") <= TABLE_CAP)
+                .select("user_id", "movie")
+            ).persist(StorageLevel.MEMORY_AND_DISK)
+            table = _top_neighbours(capped, len(ids), self.partitions)
+            pairs = capped.count()
+            capped.unpersist()
+        context.holdout_sample = sample
+        log_pop = log_popularity(conn, ids)
+        rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
+        context.item_similarity = table.as_matrix(len(ids))
+        context.metrics["engine"] = {"name": "spark", "master": self.master, "partitions": self.partitions}
+        context.metrics["item_neighbours"] = {
+            "rows": rows,
+            "liked_pairs": int(pairs),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+
+    def _liked_counts(self, context: WriteContext) -> LikedCounts | None:
+        if self._train is None:
+            return None
+        return SparkLikedCounts(self._train, len(context.features.movie_ids), self.partitions)
+
+    def user_lists_step(self, conn: Connection, context: WriteContext) -> None:
+        """scheduler.user_lists.user_lists_step, every partition's users ranked where they are."""
+        if context.item_weights is None:
+            raise RuntimeError("user_lists_step runs after item_model_step (it needs the item weights)")
+        start = time.perf_counter()
+        ids = context.features.movie_ids
+        labels = context.fit.labels
+        n_clusters = int(labels.max()) + 1 if len(labels) else 1
+        with spark_errors("user rankings"):
+            shared = self.spark.sparkContext.broadcast(
+                (ids, context.item_weights, labels, log_popularity(conn, ids))
+            )
+            columns = self.ratings().select(
+                "user_id",
+                "movie_id",
+                (F.col("rating") * 2).cast("short").alias("half_stars"),
+                F.unix_micros("ts").alias("micros"),
+            )
+            ranked = columns.mapInArrow(lambda batches: _rank_partition(batches, shared), _LISTS_SCHEMA)
+            result = ranked.toPandas().sort_values("user_id", kind="stable")
+            shared.unpersist()
+        sizes = result["movies"].map(len).to_numpy(np.int64) if len(result) else np.zeros(0, np.int64)
+        offsets = np.r_[0, np.cumsum(sizes)]
+        flat = [_flatten(result[c]) for c in ("movies", "scores", "sources")] if len(result) else None
+        movie, score, source = flat or (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+        lists = UserLists(np.arange(len(result)), offsets, movie.astype(np.int64), score, source)
+        shares = (np.vstack(result["shares"].to_list()) if len(result) else np.zeros((0, n_clusters))).astype(
+            np.float64
+        )
+        users = result["user_id"].to_numpy(np.int64)
+        write_user_lists(conn, context.version, ids, users, lists, shares, self.snapshot)
+        context.metrics["user_recommendations"] = {
+            "users": len(users),
+            "entries": len(movie),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+
+
+def _liked(ratings: DataFrame) -> DataFrame:
+    """(user_id, movie_id, ts seconds) of the liked ratings: >= 4 or >= the user's own mean
+    (scheduler/item_knn.py LIKED_SQL; float sums of half stars are exact, so is the mean's compare)."""
+    mean = F.avg("rating").over(Window.partitionBy("user_id"))
+    return (
+        ratings.withColumn("mean", mean)
+        .where((F.col("rating") >= 4) | (F.col("rating") >= F.col("mean")))
+        .select("user_id", "movie_id", F.unix_seconds("ts").alias("ts"))
+    )
+
+
+_CO_SCHEMA = "a int, b int, co long"
+
+
+def _co_likes_partition(batches: Iterator[pa.RecordBatch], n_movies: int) -> Iterator[pa.RecordBatch]:
+    """This partition's co-like counts (whole users: exact partial sums), a block of movies at a time."""
+    table = _whole(batches)
+    if table is None:
+        return
+    liked = liked_matrix(table["user_id"].to_numpy(), table["movie"].to_numpy(), n_movies)
+    by_movie = liked.T.tocsr()
+    for first, last in _blocks(by_movie, liked):
+        co = (by_movie[first:last] @ liked).tocoo()
+        a = co.row.astype(np.int32) + first
+        off = a != co.col
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array(a[off]),
+                pa.array(co.col[off].astype(np.int32)),
+                pa.array(co.data[off].astype(np.int64)),
+            ],
+            names=["a", "b", "co"],
+        )
+
+
+def _top_neighbours(capped: DataFrame, n_movies: int, partitions: int) -> ItemNeighbours:
+    """scheduler.item_knn.top_neighbours: Spark sums the partitions' co-likes per movie pair
+    (shuffled by movie), then each partition keeps its movies' TOP_N with item_knn.top_of_block."""
+    k = min(TOP_N, n_movies - 1)
+    if k < 1:
+        return _neighbours([])
+    counted = capped.groupBy("movie").agg(F.count(F.lit(1)).alias("n")).toPandas()
+    norms = np.zeros(n_movies)
+    norms[counted["movie"].to_numpy(np.int64)] = np.sqrt(counted["n"].to_numpy(np.float64))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    shared = capped.sparkSession.sparkContext.broadcast(inverse)
+    top = (
+        capped.repartition(partitions, "user_id")
+        .mapInArrow(lambda batches: _co_likes_partition(batches, n_movies), _CO_SCHEMA)
+        .repartition(partitions, "a")
+        .mapInArrow(lambda batches: _top_partition(batches, shared, k, n_movies), _TOP_SCHEMA)
+        .toPandas()
+    )
+    shared.unpersist()
+    columns = [top[c].to_numpy() for c in ("movie", "rank", "neighbour", "sim", "co")]
+    return _neighbours([tuple(columns)]) if len(top) else _neighbours([])
+
+
+_TOP_SCHEMA = "movie int, rank int, neighbour int, sim float, co int"
+
+
+def _top_partition(
+    batches: Iterator[pa.RecordBatch], shared: Any, k: int, n_movies: int
+) -> Iterator[pa.RecordBatch]:
+    """The summed co-likes of this partition's movies (all their pairs are here) and their top k."""
+    table = _whole(batches)
+    if table is None:
+        return
+    a, b, co = (table[c].to_numpy() for c in ("a", "b", "co"))
+    rows, local = np.unique(a, return_inverse=True)
+    summed = sp.coo_matrix((co, (local, b)), shape=(len(rows), n_movies)).tocsr()  # sums duplicates
+    movie, rank, neighbour, sim, co_likes = top_of_block(summed, rows, shared.value, k)
+    yield pa.RecordBatch.from_arrays(
+        [
+            pa.array(movie.astype(np.int32)),
+            pa.array(rank.astype(np.int32)),
+            pa.array(neighbour.astype(np.int32)),
+            pa.array(sim),
+            pa.array(co_likes),
+        ],
+        names=["movie", "rank", "neighbour", "sim", "co"],
+    )
+
+
+def _neighbours(parts: list[tuple[np.ndarray, ...]]) -> ItemNeighbours:
+    """One ItemNeighbours, ordered by movie then rank as the in-process table is."""
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+    movie, rank, neighbour, sim, co = (np.concatenate(p) for p in zip(*parts, strict=True))
+    order = np.lexsort((rank, movie))
+    return ItemNeighbours(
+        movie[order].astype(np.int64),
+        rank[order].astype(np.int64),
+        neighbour[order].astype(np.int64),
+        sim[order].astype(np.float32),
+        co[order].astype(np.int32),
+    )
+
+
+class SparkLikedCounts:
+    """scheduler.item_model.LikedCounts over the training pairs on Spark."""
+
+    def __init__(self, train: DataFrame, n_movies: int, partitions: int) -> None:
+        self.train = train
+        self.n_movies = n_movies
+        self.partitions = partitions
+
+    def likes(self) -> np.ndarray:
+        with spark_errors("likes per movie"):
+            counted = self.train.groupBy("movie").agg(F.count(F.lit(1)).alias("n")).toPandas()
+        likes = np.zeros(self.n_movies, dtype=np.int64)
+        likes[counted["movie"].to_numpy(np.int64)] = counted["n"].to_numpy(np.int64)
+        return likes
+
+    def gram(self, covered: np.ndarray) -> np.ndarray:
+        """XᵀX of the covered columns: each partition's block (exact counts, scheduler/item_model.py
+        gram), summed per movie pair by Spark; the driver only fills the dense matrix."""
+        n = len(covered)
+        total = np.zeros((n, n))
+        with spark_errors("Gram matrix"):
+            spark = self.train.sparkSession
+            position = spark.createDataFrame(
+                [(int(m), i) for i, m in enumerate(covered)], "movie int, position int"
+            )
+            inside = self.train.join(F.broadcast(position), "movie").select("user_id", "position")
+            summed = (
+                inside.repartition(self.partitions, "user_id")
+                .mapInArrow(lambda batches: _gram_partition(batches, n), _CO_SCHEMA)
+                .groupBy("a", "b")
+                .agg(F.sum("co").alias("co"))
+                .toPandas()
+            )
+        a, b = summed["a"].to_numpy(np.int64), summed["b"].to_numpy(np.int64)
+        total[a, b] = summed["co"].to_numpy(np.float64)
+        total[b, a] = total[a, b]  # the upper triangle came over; the Gram is symmetric
+        return total
+
+
+def _gram_partition(batches: Iterator[pa.RecordBatch], n: int) -> Iterator[pa.RecordBatch]:
+    """The partition's Gram block, upper triangle with the diagonal, as (a, b, count) rows."""
+    table = _whole(batches)
+    if table is None:
+        return
+    block = gram(liked_matrix(table["user_id"].to_numpy(), table["position"].to_numpy(), n))
+    for first in range(0, n, GRAM_BAND):
+        rows, columns = np.nonzero(np.triu(block[first : first + GRAM_BAND], k=first))
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array((rows + first).astype(np.int32)),
+                pa.array(columns.astype(np.int32)),
+                pa.array(block[rows + first, columns].astype(np.int64)),
+            ],
+            names=["a", "b", "co"],
+        )
+
+
+_LISTS_SCHEMA = (
+    "user_id int, movies array<int>, scores array<double>, sources array<int>, shares array<double>"
+)
+
+
+def _rank_partition(batches: Iterator[pa.RecordBatch], shared: Any) -> Iterator[pa.RecordBatch]:
+    """rank_users over this partition's users (whole users: the lists are theirs alone)."""
+    table = _whole(batches)
+    if table is None:
+        return
+    ids, weights, labels, log_pop = shared.value
+    ratings = ratings_from(
+        table["user_id"].to_numpy(),
+        table["movie_id"].to_numpy(),
+        table["half_stars"].to_numpy(),
+        table["micros"].to_numpy(),
+        ids,
+        "",
+    )
+    lists, shares = rank_users(ratings, profile_mask(ratings), sp.csr_matrix(weights), labels, log_pop)
+    lists = lists.without(ratings.stale[lists.user])
+    n_clusters = shares.shape[1]
+    share_offsets = pa.array(np.arange(len(lists.user) + 1, dtype=np.int32) * n_clusters)
+    offsets = pa.array(lists.offsets.astype(np.int32))
+    yield pa.RecordBatch.from_arrays(
+        [
+            pa.array(ratings.users[lists.user].astype(np.int32)),
+            pa.ListArray.from_arrays(offsets, pa.array(lists.movie.astype(np.int32))),
+            pa.ListArray.from_arrays(offsets, pa.array(lists.score.astype(np.float64))),
+            pa.ListArray.from_arrays(offsets, pa.array(lists.source.astype(np.int32))),
+            pa.ListArray.from_arrays(share_offsets, pa.array(shares[lists.user].ravel())),
+        ],
+        names=["user_id", "movies", "scores", "sources", "shares"],
+    )
+
+
+def _whole(batches: Iterator[pa.RecordBatch]) -> pa.Table | None:
+    """The partition as one table (its users are whole only together); None when empty."""
+    parts = [b for b in batches if b.num_rows]
+    return pa.Table.from_batches(parts) if parts else None
+
+
+def _flatten(column: Any) -> np.ndarray:
+    return np.concatenate([np.asarray(v) for v in column.to_list()])
