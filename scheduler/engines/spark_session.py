@@ -22,6 +22,8 @@ JDBC_DRIVER = "org.postgresql.Driver"
 APP_NAME = "cinecluster-recluster"
 
 _current: tuple[SparkSession, tuple[object, ...]] | None = None
+# the executors' Python unless spark.pyspark.python says otherwise: as this process was started
+_PYTHON = os.environ.get("PYSPARK_PYTHON", sys.executable)
 
 
 class SparkEngineError(UserError):
@@ -46,8 +48,9 @@ def one_line(error: BaseException) -> str:
     for text in reversed(texts):
         lines = [line.rstrip() for line in text.splitlines()]
         kept = [x for x in lines if x.strip() and not x[0].isspace() and not x.startswith(_NOISE)]
-        if kept:
-            return kept[0][:400]
+        if kept:  # "SomeException:" alone says little: join it with what follows
+            line = kept[0] if not kept[0].endswith(":") else " ".join(kept[:2])
+            return line[:400]
     return type(error).__name__
 
 
@@ -100,7 +103,7 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(settings.spark_partitions),
         # executors run this package's numpy functions: by default the driver's interpreter
         # (same machine, or an image with the same environment; spark.pyspark.python overrides)
-        "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
+        "spark.pyspark.python": _PYTHON,
         **settings.spark_conf,
     }
 
@@ -115,9 +118,9 @@ def get_session(master: str, settings: Settings) -> SparkSession:
         if started_with == key and not session.sparkContext._jsc.sc().isStopped():  # type: ignore[union-attr]
             return session
         stop_session()
-    # local mode and the executors start Python workers with PYSPARK_PYTHON: this interpreter
-    # by default, which has this package, numpy and pyarrow
-    os.environ.setdefault("PYSPARK_PYTHON", conf["spark.pyspark.python"])
+    # pyspark hands PYSPARK_PYTHON (not the conf) to the executors as their Python: this
+    # interpreter by default, which has this package, numpy and pyarrow
+    os.environ["PYSPARK_PYTHON"] = conf["spark.pyspark.python"]
     with spark_errors("session start"):
         builder = SparkSession.builder.master(master)
         for name, value in conf.items():

@@ -1,0 +1,267 @@
+"""The Spark engine (--engine spark) writes the same version as the in-process engine.
+
+On ml-latest-small and a small synthetic set with local[2], and once on a real standalone
+cluster (one master, two workers, started here): movie_features and clusters equal, the
+neighbour and weight tables equal up to ties at each movie's cut-off, the stored rankings equal.
+A Spark failure mid-run leaves the previous version serving and the run failed in one line.
+Needs Java and the spark extra (skipped with the reason otherwise); one SparkSession per master.
+"""
+
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from spark_cluster import standalone_cluster
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cinecluster.settings import Settings, get_settings
+from scheduler.options import ReclusterOptions
+
+pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install -e '.[spark]'")
+
+JAR = Path("/usr/share/java/postgresql.jar")
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    # pyspark 4.3 warns on pandas 3 for every toPandas; a failing job's Arrow warning repeats its error
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:toPandas attempted Arrow optimization:UserWarning"),
+    pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime (17+) on PATH"),
+    pytest.mark.skipif(
+        not JAR.is_file(), reason=f"no JDBC driver at {JAR}: apt-get install libpostgresql-jdbc-java"
+    ),
+]
+
+SYNTH = {"users": 150, "movies": 220, "ratings": 9000}
+
+
+@pytest.fixture(scope="session")
+def spark_env(pg_server_url: str) -> Iterator[None]:
+    """local[2], two read slices, one session kept for the whole test session (stopped at the end)."""
+    host = make_url(pg_server_url).host
+    if not host or host.startswith("/"):
+        pytest.skip("the Spark engine reads PostgreSQL over TCP; this test server is a Unix socket")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CINECLUSTER_SPARK_MASTER", "local[2]")
+        patch.setenv("CINECLUSTER_SPARK_PARTITIONS", "2")
+        patch.setenv("CINECLUSTER_SPARK_KEEP_SESSION", "true")
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            from scheduler.engines.spark_session import stop_session
+
+            stop_session()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def setting(monkeypatch: pytest.MonkeyPatch, spark_env: None) -> Iterator[Callable[[str, str], None]]:
+    """Set one CINECLUSTER_ variable for this test (the job reads get_settings())."""
+
+    def set_it(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_it
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def synth_template(databases: Any, migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with a small `cinecluster synth` set and one in-process run (version 1)."""
+    from loaders.files import locate
+    from loaders.load import load_files
+    from loaders.synth import synthesize
+    from scheduler.job import run_recluster
+
+    out = tmp_path_factory.mktemp("synth")
+    synthesize(out, seed=3, **SYNTH)
+    url = databases.create(template=migrated_template)
+    engine = create_engine(url)
+    load_files(engine, locate(out, {}))
+    run_recluster(engine, ReclusterOptions(k=5, engine="local"), trigger="cli")
+    engine.dispose()
+    name = make_url(url).database
+    assert name
+    return name
+
+
+@pytest.fixture
+def synth_db_url(databases: Any, synth_template: str) -> str:
+    return databases.create(template=synth_template)
+
+
+def _spark_run(url: str, k: int = 10, spark_master: str | None = None) -> Any:
+    from scheduler.job import run_recluster
+
+    engine = create_engine(url)
+    try:
+        options = ReclusterOptions(k=k, engine="spark")
+        return run_recluster(engine, options, trigger="cli", spark_master=spark_master)
+    finally:
+        engine.dispose()
+
+
+def _rows(url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+FEATURES = (
+    "SELECT movie_id, avg_rating, rating_count, genre_flags, extra FROM movie_features ORDER BY movie_id"
+)
+
+
+def assert_same_top_lists(local: list[Any], spark: list[Any], what: str) -> None:
+    """Per movie: the same scores rank by rank, and the same neighbours (and co-likes) wherever the
+    score is clear of the movie's cut-off; at the cut-off a tie may be broken either way."""
+    lists: list[dict[int, list[Any]]] = [defaultdict(list), defaultdict(list)]
+    for table, rows in zip(lists, (local, spark), strict=True):
+        for movie_id, _rank, neighbour, score, co_likes in rows:  # ordered by movie, rank
+            table[movie_id].append((neighbour, score, co_likes))
+    assert lists[0].keys() == lists[1].keys(), what
+    for movie_id, mine in lists[0].items():
+        theirs = lists[1][movie_id]
+        assert len(mine) == len(theirs), f"{what}: movie {movie_id}"
+        np.testing.assert_allclose([s for _, s, _ in mine], [s for _, s, _ in theirs], rtol=1e-6, atol=1e-9)
+        cut = min(abs(s) for _, s, _ in mine)
+        firm = [{(n, c) for n, s, c in side if abs(s) > cut * (1 + 1e-6)} for side in (mine, theirs)]
+        assert firm[0] == firm[1], f"{what}: movie {movie_id}"
+
+
+def assert_same_version(url: str, local: int, spark: int) -> None:
+    def of(sql: str, version: int) -> list[Any]:
+        return _rows(url, sql, v=version)
+
+    clusters = "SELECT movie_id, cluster, distance FROM movie_clusters WHERE version = :v ORDER BY movie_id"
+    assert of(clusters, local) == of(clusters, spark)
+    for table, score in (("item_neighbours", "similarity"), ("item_weights", "weight")):
+        sql = f"SELECT movie_id, rank, neighbour_id, {score}, co_likes FROM {table} WHERE version = :v"
+        assert_same_top_lists(of(sql + " ORDER BY 1, 2", local), of(sql + " ORDER BY 1, 2", spark), table)
+    lists = (
+        "SELECT user_id, movie_ids, scores, source_ids, cluster_shares FROM user_recommendations"
+        " WHERE version = :v ORDER BY user_id"
+    )
+    mine, theirs = of(lists, local), of(lists, spark)
+    assert len(mine) == len(theirs) > 0
+    for a, b in zip(mine, theirs, strict=True):
+        assert (a.user_id, a.movie_ids, a.source_ids) == (b.user_id, b.movie_ids, b.source_ids)
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-12)
+        np.testing.assert_allclose(a.cluster_shares, b.cluster_shares, rtol=1e-12)
+    metrics = "SELECT metrics FROM model_versions WHERE version = :v"
+    holdout = [of(metrics, v)[0].metrics["holdout"] for v in (local, spark)]
+    assert holdout[0] == holdout[1]
+
+
+def test_ml_latest_small_on_local_2_equals_the_in_process_engine_and_the_api_serves_the_same(
+    clustered_db_url: str, spark_env: None
+) -> None:
+    features = _rows(clustered_db_url, FEATURES)  # as the in-process run of version 1 wrote them
+    result = _spark_run(clustered_db_url)
+    assert result.version == 2
+    assert result.metrics["engine"] == {"name": "spark", "master": "local[2]", "partitions": 2}
+    assert _rows(clustered_db_url, FEATURES) == features
+    assert_same_version(clustered_db_url, 1, 2)
+    answers = []
+    with TestClient(create_app_for(clustered_db_url)) as client:
+        for version in (1, 2):
+            _rows(clustered_db_url, "UPDATE active_model SET version = :v RETURNING version", v=version)
+            answers.append([client.get(f"/recommend/user/{u}", params={"n": 20}).json() for u in (1, 7, 414)])
+    assert answers[0] == answers[1]
+    assert all(len(answer["items"] if isinstance(answer, dict) else answer) for answer in answers[1])
+
+
+def create_app_for(url: str) -> Any:
+    from service.app import create_app
+
+    return create_app(Settings(database_url=url))
+
+
+def test_synthetic_set_on_local_2_equals_the_in_process_engine(synth_db_url: str, spark_env: None) -> None:
+    features = _rows(synth_db_url, FEATURES)
+    result = _spark_run(synth_db_url, k=5)
+    assert _rows(synth_db_url, FEATURES) == features
+    assert_same_version(synth_db_url, 1, result.version)
+    run = _rows(synth_db_url, "SELECT status, error FROM recluster_runs WHERE run_id = :r", r=result.run_id)
+    assert (run[0].status, run[0].error) == ("succeeded", None)
+
+
+def test_a_standalone_cluster_of_two_workers_writes_the_same_version(
+    synth_db_url: str, setting: Callable[[str, str], None], tmp_path: Path
+) -> None:
+    with standalone_cluster(tmp_path, workers=2) as cluster:
+        setting(
+            "CINECLUSTER_SPARK_CONF",
+            '{"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",'
+            ' "spark.executor.memory": "1g", "spark.executor.cores": "1"}',
+        )
+        setting("CINECLUSTER_SPARK_KEEP_SESSION", "false")  # give the executors back at the end
+        result = _spark_run(synth_db_url, k=5, spark_master=cluster.master_url)
+        status = cluster.status()
+    assert result.metrics["engine"]["master"] == cluster.master_url
+    assert_same_version(synth_db_url, 1, result.version)
+    # the run was an application of this cluster, and ran on both workers
+    apps = status["completedapps"] + status["activeapps"]
+    assert [app["name"] for app in apps] == ["cinecluster-recluster"]
+    assert len({w["id"] for w in status["workers"] if w["state"] == "ALIVE"}) == 2
+
+
+def _assert_failed_and_version_1_serves(url: str, expected: str) -> str:
+    from cinecluster.errors import UserError
+
+    run = _rows(url, "SELECT status, error FROM recluster_runs ORDER BY run_id DESC LIMIT 1")[0]
+    assert run.status == "failed"
+    assert "\n" not in run.error and expected in run.error, run.error
+    assert _rows(url, "SELECT version FROM active_model")[0].version == 1
+    assert _rows(url, "SELECT count(*) AS n FROM model_versions WHERE version > 1")[0].n == 0
+    assert issubclass(_spark_error(), UserError)
+    return str(run.error)
+
+
+def _spark_error() -> type[Exception]:
+    from scheduler.engines.spark_session import SparkEngineError
+
+    return SparkEngineError
+
+
+def test_executors_without_a_working_python_fail_the_run_mid_write_and_version_1_keeps_serving(
+    synth_db_url: str, setting: Callable[[str, str], None], tmp_path: Path
+) -> None:
+    """The JVM-only reads and aggregates succeed; the first Python task (co-likes, inside the
+    version's transaction) cannot start: the transaction rolls back."""
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'no usable Python on this executor' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    setting("CINECLUSTER_SPARK_CONF", f'{{"spark.pyspark.python": "{broken}"}}')
+    with pytest.raises(_spark_error()) as raised:
+        _spark_run(synth_db_url, k=5)
+    error = _assert_failed_and_version_1_serves(synth_db_url, "SparkEngineError: Spark co-likes failed:")
+    assert str(raised.value) in error
+
+
+def test_executors_that_cannot_reach_postgresql_fail_the_run_in_one_line(
+    synth_db_url: str, setting: Callable[[str, str], None]
+) -> None:
+    setting("CINECLUSTER_SPARK_JDBC_URL", "jdbc:postgresql://127.0.0.1:1/nowhere")
+    with pytest.raises(_spark_error()):
+        _spark_run(synth_db_url, k=5)
+    _assert_failed_and_version_1_serves(synth_db_url, "Spark movie aggregates failed:")
+
+
+def test_a_master_url_spark_cannot_parse_fails_the_run_in_one_line(
+    synth_db_url: str, spark_env: None
+) -> None:
+    with pytest.raises(_spark_error()):
+        _spark_run(synth_db_url, k=5, spark_master="nonsense://nowhere")
+    _assert_failed_and_version_1_serves(synth_db_url, "Spark session start failed:")
