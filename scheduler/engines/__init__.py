@@ -6,7 +6,6 @@ and hands the same per-movie inputs to the same driver-side code. pyspark is imp
 the Spark modules, and only when a run asks for them (the `spark` extra is optional).
 """
 
-import importlib.util
 from typing import TYPE_CHECKING
 
 from cinecluster.errors import UserError
@@ -20,8 +19,10 @@ INSTALL_HINT = "pip install 'cinecluster[spark]' (and a Java 17+ runtime)"
 
 def require_pyspark() -> None:
     """A one-line error instead of an ImportError deep inside a run."""
-    if importlib.util.find_spec("pyspark") is None:
-        raise UserError(f"--engine spark needs the spark extra: {INSTALL_HINT}")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise UserError(f"--engine spark needs the spark extra: {INSTALL_HINT}") from None
 
 
 def open_engine(

@@ -22,6 +22,7 @@ the snapshot taken just *before* the read: a change committed during the read th
 """
 
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,6 +52,9 @@ from scheduler.item_model import ItemModelParams, LikedCounts, gram, item_model_
 from scheduler.quality import _sample_ratings, holdout_step, sample_users
 from scheduler.user_lists import UserLists, profile_mask, rank_users, ratings_from, write_user_lists
 from scheduler.versions import WriteContext, WriteStep
+
+# pyspark 4.3 warns on every toPandas under pandas 3 (it works: the engine's tests compare results)
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 AGGREGATES = "spark_movie_aggregates"  # temporary, dropped at the run's commit
 GRAM_BAND = 256  # rows of the Gram matrix per output row of a partition (bounded row size)

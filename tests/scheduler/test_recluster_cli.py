@@ -3,6 +3,9 @@
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import joblib
@@ -82,6 +85,10 @@ def test_recluster_twice_then_roll_back_and_export(run_cli, db_url: str, tmp_pat
         (("export-clusters", "-o", "-"), "error: no model yet: run `cinecluster recluster` first\n"),
         (("recluster", "--k", "1"), "error: --k must be at least 2, got 1\n"),
         (("recluster", "--batch-size", "0"), "error: --batch-size must be positive, got 0\n"),
+        (
+            ("recluster", "--spark-master", "local[2]"),
+            "error: --spark-master needs --engine spark (or CINECLUSTER_RECLUSTER_ENGINE=spark)\n",
+        ),
     ],
 )
 def test_mistakes_are_one_line_errors_and_change_nothing(
@@ -98,3 +105,17 @@ def test_export_to_a_missing_directory_is_a_one_line_error(run_cli, tmp_path: Pa
     assert (result.exit_code, result.stderr) == (2, f"error: directory {tmp_path / 'nope'} does not exist\n")
     listing = run_cli("export-clusters", "-o", "-")
     assert len(list(csv.reader(io.StringIO(listing.stdout)))) == 9743
+
+
+def test_engine_spark_without_the_extra_is_a_one_line_hint(db_url: str) -> None:
+    """As if pyspark were not installed (None in sys.modules makes its import fail)."""
+    script = (
+        "import sys; sys.modules['pyspark'] = None;"
+        " sys.argv = ['cinecluster', 'recluster', '--engine', 'spark'];"
+        " from cinecluster.cli import main; main()"
+    )
+    env = {**os.environ, "DATABASE_URL": db_url}
+    command = [sys.executable, "-c", script]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    hint = "pip install 'cinecluster[spark]' (and a Java 17+ runtime)"
+    assert (result.returncode, result.stderr) == (2, f"error: --engine spark needs the spark extra: {hint}\n")

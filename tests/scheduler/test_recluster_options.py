@@ -20,6 +20,7 @@ def test_camel_and_snake_case_both_accepted_and_stored_in_full() -> None:
         "ease_lambda": 200.0,
         "ease_movies": 3000,
         "ease_k": 200,
+        "engine": None,
     }
     assert options_from(options.stored()) == options
 
@@ -40,9 +41,16 @@ def test_the_scalers_are_the_job_s_scalers() -> None:
         ({"easeMovies": 1}, "--ease-movies must be at least 2, got 1"),
         ({"ease_movies": 50_000}, "--ease-movies must be at most 15000, got 50000"),
         ({"ease_k": 0}, "--ease-k must be at least 1, got 0"),
+        ({"engine": "dask"}, "--engine must be one of 'local' or 'spark', got 'dask'"),
     ],
 )
 def test_mistakes_are_one_line(values: dict, message: str) -> None:
     with pytest.raises(UserError) as error:
         options_from(values)
     assert str(error.value) == message
+
+
+def test_the_engine_is_an_option_the_api_may_record() -> None:
+    """The API only records it (the scheduler runs the job); the Spark master stays a setting."""
+    assert ReclusterOptions.model_validate({"engine": "spark"}).stored()["engine"] == "spark"
+    assert "spark_master" not in ReclusterOptions.model_fields

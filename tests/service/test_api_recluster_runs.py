@@ -161,8 +161,9 @@ from service.app import create_app
 app = create_app(Settings(database_url={clustered_db_url!r}, admin_token="t"))
 with TestClient(app) as client:
     answer = client.post("/admin/recluster", headers={{"Authorization": "Bearer t"}})
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "skl2onnx", "onnx", "scipy")
-                or m in ("scheduler.job", "scheduler.clustering", "scheduler.schedule"))
+heavy = ("sklearn", "skl2onnx", "onnx", "scipy", "pyspark", "py4j")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy
+                or m in ("scheduler.job", "scheduler.clustering", "scheduler.schedule", "scheduler.engines"))
 print(json.dumps({{"status": answer.status_code, "loaded": loaded}}))
 """
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
