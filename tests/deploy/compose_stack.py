@@ -174,6 +174,14 @@ def compose_command(flavour: str) -> list[str]:
     return command
 
 
+def docker_inspect(container: str, template: str) -> str:
+    """`docker inspect -f template container`; empty for no container or one that is gone."""
+    if not container:
+        return ""
+    done = subprocess.run(["docker", "inspect", "-f", template, container], capture_output=True, text=True)
+    return done.stdout.strip()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -219,20 +227,20 @@ class ComposeProject:
         return self.run("ps", "-q", service).stdout.strip()
 
     def inspect(self, service: str, template: str) -> str:
-        container = self.container(service)
-        if not container:
-            return ""
-        done = subprocess.run(
-            ["docker", "inspect", "-f", template, container], capture_output=True, text=True
-        )
-        return done.stdout.strip()
-
-    def health(self, service: str) -> str:
-        return self.inspect(service, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+        return docker_inspect(self.container(service), template)
 
     def wait_healthy(self, *services: str, timeout_s: float = 300) -> None:
+        """Polls each service's container with `docker inspect` (one `compose ps` to find it: a
+        docker-compose 1.29 call costs a Python start-up)."""
+        health = "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
         for service in services:
-            wait_for(lambda s=service: self.health(s) == "healthy", f"{service} to be healthy", timeout_s, 1)
+            container = wait_for(lambda s=service: self.container(s), f"a {service} container", timeout_s, 1)
+            wait_for(
+                lambda c=container: docker_inspect(c, health) == "healthy",
+                f"{service} to be healthy",
+                timeout_s,
+                1,
+            )
 
     def logs(self) -> str:
         done = self.run("logs", "--no-color", check=False)
