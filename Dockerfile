@@ -12,8 +12,12 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so code changes do not reinstall them.
 COPY pyproject.toml README.md ./
+# Wheels at hand (deploy/wheelhouse/: empty in the repository, filled by the compose stack test
+# from the CI machine's pip): used alone when they cover everything, else the index as usual.
+COPY deploy/wheelhouse /wheelhouse
+COPY deploy/pip-install.sh /usr/local/bin/pip-install
 RUN mkdir cinecluster loaders scheduler service evaluation migrations \
-    && pip install . \
+    && pip-install . \
     && pip uninstall -y cinecluster
 COPY cinecluster cinecluster
 COPY loaders loaders
@@ -21,7 +25,7 @@ COPY scheduler scheduler
 COPY service service
 COPY evaluation evaluation
 COPY migrations migrations
-RUN pip install --no-deps .
+RUN pip-install --no-deps .
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN useradd --system --uid 10001 --create-home --home-dir /home/cinecluster cinecluster

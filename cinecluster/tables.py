@@ -423,128 +423,94 @@ apscheduler_jobs = Table(
 )
 Index("ix_apscheduler_jobs_next_run_time", apscheduler_jobs.c.next_run_time)
 
-# --- evaluation: co-rating neighbours (revision 0004) ------------------------------------
+# --- per-movie item tables: co-rating neighbours (revision 0004), the item model (0008) ------
 
-item_neighbours = Table(
+
+def _item_table(
+    name: str, score: Column, co_likes: str, *, source: str, rank: str, neighbour: str, comment: str
+) -> Table:
+    """item_neighbours and item_weights share their layout: (version, movie, rank) -> a
+    neighbour with a score, its co-likes, and the neighbour's cluster and popularity (which the
+    live ranking needs per candidate); one partition per version."""
+    return Table(
+        name,
+        metadata,
+        Column(
+            "version",
+            Integer,
+            ForeignKey("model_versions.version", ondelete="CASCADE"),
+            primary_key=True,
+            comment="Model version whose recluster run computed the row.",
+        ),
+        Column(
+            "movie_id",
+            Integer,
+            ForeignKey("movies.movie_id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+            comment=source,
+        ),
+        Column("rank", SmallInteger, primary_key=True, autoincrement=False, comment=rank),
+        Column(
+            "neighbour_id",
+            Integer,
+            ForeignKey("movies.movie_id", ondelete="CASCADE"),
+            nullable=False,
+            comment=neighbour,
+        ),
+        score,
+        Column("co_likes", Integer, nullable=False, comment=co_likes),
+        Column(
+            "neighbour_cluster",
+            SmallInteger,
+            nullable=False,
+            comment="Cluster of neighbour_id in this version (copied from movie_clusters).",
+        ),
+        Column(
+            "neighbour_log_pop",
+            DOUBLE_PRECISION,
+            nullable=False,
+            comment="ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
+        ),
+        comment=comment,
+        postgresql_partition_by="LIST (version)",
+    )
+
+
+item_neighbours = _item_table(
     "item_neighbours",
-    metadata,
-    Column(
-        "version",
-        Integer,
-        ForeignKey("model_versions.version", ondelete="CASCADE"),
-        primary_key=True,
-        comment="Model version whose recluster run computed the row.",
-    ),
-    Column(
-        "movie_id",
-        Integer,
-        ForeignKey("movies.movie_id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-        comment="Query movie.",
-    ),
-    Column("rank", SmallInteger, primary_key=True, autoincrement=False, comment="1 = most similar."),
-    Column(
-        "neighbour_id",
-        Integer,
-        ForeignKey("movies.movie_id", ondelete="CASCADE"),
-        nullable=False,
-        comment="A movie liked by the same users, in any cluster.",
-    ),
     Column(
         "similarity",
         REAL,
         nullable=False,
         comment="Cosine of the two movies' liked-by vectors: co_likes / sqrt(likes(a) * likes(b)).",
     ),
-    Column(
-        "co_likes",
-        Integer,
-        nullable=False,
-        comment="Users who liked both (rating >= 4 or >= their own mean), over each user's latest 200 liked.",
-    ),
-    Column(
-        "neighbour_cluster",
-        SmallInteger,
-        nullable=False,
-        comment="Cluster of neighbour_id in this version (copied from movie_clusters).",
-    ),
-    Column(
-        "neighbour_log_pop",
-        DOUBLE_PRECISION,
-        nullable=False,
-        comment="ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
-    ),
+    "Users who liked both (rating >= 4 or >= their own mean), over each user's latest 200 liked.",
+    source="Query movie.",
+    rank="1 = most similar.",
+    neighbour="A movie liked by the same users, in any cluster.",
     comment=(
         "Top-50 co-rating neighbours of each movie over all users' liked ratings, per model version;"
         " the liked_neighbours ranking and the co_liked similar-movies list read it."
     ),
-    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0004)
 )
 
-# --- the item model (revision 0008) ------------------------------------------------------
-
-item_weights = Table(
+item_weights = _item_table(
     "item_weights",
-    metadata,
-    Column(
-        "version",
-        Integer,
-        ForeignKey("model_versions.version", ondelete="CASCADE"),
-        primary_key=True,
-        comment="Model version whose recluster run computed the row.",
-    ),
-    Column(
-        "movie_id",
-        Integer,
-        ForeignKey("movies.movie_id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-        comment="A liked movie (the source).",
-    ),
-    Column(
-        "rank",
-        SmallInteger,
-        primary_key=True,
-        autoincrement=False,
-        comment="1 = largest weight; positive weights first, then negative ones.",
-    ),
-    Column(
-        "neighbour_id",
-        Integer,
-        ForeignKey("movies.movie_id", ondelete="CASCADE"),
-        nullable=False,
-        comment="Candidate movie the weight applies to.",
-    ),
     Column(
         "weight",
         REAL,
         nullable=False,
         comment="EASE weight B[movie, neighbour], rounded to a multiple of 2^-20 (exact sums).",
     ),
-    Column(
-        "co_likes",
-        Integer,
-        nullable=False,
-        comment="Users who liked both movies (rating >= 4 or >= their own mean) in the training data.",
-    ),
-    Column(
-        "neighbour_cluster",
-        SmallInteger,
-        nullable=False,
-        comment="Cluster of neighbour_id in this version (copied from movie_clusters).",
-    ),
-    Column(
-        "neighbour_log_pop",
-        DOUBLE_PRECISION,
-        nullable=False,
-        comment="ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
-    ),
+    "Users who liked both movies (rating >= 4 or >= their own mean) in the training data.",
+    source="A liked movie (the source).",
+    rank="1 = largest weight; positive weights first, then negative ones.",
+    neighbour="Candidate movie the weight applies to.",
     comment=(
         "EASE item-model weights per model version: for each of the most-liked movies, its largest"
         " weights by absolute value; the default /recommend/user ranking (ease) sums them."
     ),
-    postgresql_partition_by="LIST (version)",  # one partition per version (revision 0008)
 )
 
 # --- precomputed default rankings (revision 0005) ----------------------------------------

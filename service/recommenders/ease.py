@@ -9,22 +9,11 @@ recluster run stores for every user. Chosen by the offline evaluation (docs/eval
 NDCG@10 0.12 against 0.10 for the co-rating neighbours on the ml-latest-small holdout.
 """
 
-from typing import Any
-
 from service.recommenders.weighted import ItemTable, StoredRanking
 
-
-def _reason(source: str | None, cluster: int | None, share: float) -> str:
-    liked = source or "movies you liked"
-    where = f"cluster {cluster}" if cluster is not None else "no cluster yet"
-    return f"because you liked {liked}; {where} ({share:.0%} of your liked movies)"
-
-
-def _movie_reason(row: Any) -> str:
-    return f"its fans go on to like it (liked by {row.co_likes} of the same users); cluster {row.cluster}"
-
-
-RANKING = StoredRanking(ItemTable("item_weights", "weight", _reason, _movie_reason))
+RANKING = StoredRanking(
+    ItemTable("item_weights", "weight", "because you liked", "its fans go on to like it: liked by")
+)
 
 recommend = RANKING.recommend
 stored = RANKING.stored

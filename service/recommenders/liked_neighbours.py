@@ -11,18 +11,7 @@ from typing import Any
 
 from service.recommenders.weighted import ItemTable, WeightedRanking
 
-
-def _reason(source: str | None, cluster: int | None, share: float) -> str:
-    liked = source or "movies you liked"
-    where = f"cluster {cluster}" if cluster is not None else "no cluster yet"
-    return f"liked by people who liked {liked}; {where} ({share:.0%} of your liked movies)"
-
-
-def _movie_reason(row: Any) -> str:
-    return f"liked by {row.co_likes} of the same users; cluster {row.cluster}"
-
-
-RANKING = WeightedRanking(ItemTable("item_neighbours", "similarity", _reason, _movie_reason))
+RANKING = WeightedRanking(ItemTable("item_neighbours", "similarity", "liked by people who liked", "liked by"))
 
 
 def recommend(

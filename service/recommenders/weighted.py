@@ -24,7 +24,6 @@ The default table's ranking has two ways to the same list:
 tests/service/test_api_stored_lists.py checks both give the same pages for every user.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +34,6 @@ from cinecluster.ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
-
-Reason = Callable[[str | None, int | None, float], str]  # (source title, cluster, share) -> text
 
 # The stored list, only while it is current: the user's last rating change (if any) is visible
 # in the snapshot the recluster run read the ratings under, i.e. the list already reflects it
@@ -269,8 +266,15 @@ class ItemTable:
 
     table: str  # item_weights or item_neighbours
     score: str  # its weight column
-    reason: Reason  # a user list's reason
-    movie_reason: Callable[[Any], str]  # a similar-movies row's reason (row has co_likes, cluster)
+    because: str  # a user item's reason starts with it, then the liked movie: "because you liked"
+    movie_because: str  # a similar movie's reason, before "N of the same users"
+
+    def reason(self, source: str | None, cluster: int | None, share: float) -> str:
+        where = f"cluster {cluster}" if cluster is not None else "no cluster yet"
+        return f"{self.because} {source or 'movies you liked'}; {where} ({share:.0%} of your liked movies)"
+
+    def movie_reason(self, row: Any) -> str:
+        return f"{self.movie_because} {row.co_likes} of the same users; cluster {row.cluster}"
 
 
 class WeightedRanking:

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,11 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+STANDIN_SCRIPT = ROOT / "deploy/build-standin-images.sh"
+COMPOSE_V2_SCRIPT = ROOT / "deploy/install-compose-v2.sh"
+# Filled with this machine's pip for the image build (the Dockerfile's deploy/pip-install.sh),
+# emptied again at the end; only README.md and .gitignore are in git.
+WHEELHOUSE = ROOT / "deploy/wheelhouse"
 # command -> Debian package providing it
 TOOLS = {"dockerd": "docker.io", "docker-compose": "docker-compose", "debootstrap": "debootstrap"}
 PYTHON_IMAGE = "python:3.11-slim"  # deploy/build-standin-images.sh's tags
@@ -23,24 +29,87 @@ POSTGRES_IMAGE = "postgres:15"
 PROJECT_IMAGE = "cinecluster:compose-test"
 # Variables passed through from the caller's environment to docker and compose; nothing else.
 PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH")
+# The two Compose implementations the compose file is written for.
+COMPOSE_COMMANDS = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
 
 
 def is_root() -> bool:
     return os.geteuid() == 0
 
 
-def ensure_tools() -> None:
-    """apt-get install the Debian packages of missing tools (root only); skip with a reason otherwise."""
+def apt_get(*args: str) -> None:
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    argv = ["apt-get", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, env=environment, timeout=900)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(argv)} failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def ensure_tools(log_dir: Path) -> subprocess.Popen[bytes] | None:
+    """apt-get install the Debian packages of missing tools (root only); skip with a reason otherwise.
+
+    When Docker itself is missing (a fresh machine: no image can exist yet), the stand-ins' root
+    file system is debootstrapped while docker.io installs; the returned process is that.
+    """
     missing = sorted({package for command, package in TOOLS.items() if shutil.which(command) is None})
     if not missing:
-        return
+        return None
     if not is_root():
         pytest.skip(f"compose test needs {' '.join(missing)}: run it as root to have it apt-get install them")
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
-        done = subprocess.run(argv, capture_output=True, text=True, env=environment, timeout=900)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(argv)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    apt_get("update", "-q")
+    rootfs = None
+    if "docker.io" in missing:
+        if "debootstrap" in missing:
+            apt_get("install", "-y", "-q", "debootstrap")
+            missing.remove("debootstrap")
+        with open(log_dir / "rootfs.log", "wb") as log:
+            rootfs = subprocess.Popen(
+                ["bash", str(STANDIN_SCRIPT), "--rootfs"], stdout=log, stderr=subprocess.STDOUT
+            )
+    apt_get("install", "-y", "-q", *missing)
+    return rootfs
+
+
+def compose_v2_available() -> bool:
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+def ensure_compose_v2() -> None:
+    """Compose v2 as a Docker CLI plugin when missing (root only): deploy/install-compose-v2.sh."""
+    if compose_v2_available() or not is_root():
+        return
+    done = subprocess.run(["bash", str(COMPOSE_V2_SCRIPT)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def fill_wheelhouse(log_dir: Path) -> subprocess.Popen[bytes]:
+    """`pip wheel` the project's dependencies and build backend into deploy/wheelhouse/, in the
+    background, with this machine's pip (its cache and configured indexes: what the CI virtualenv
+    was installed from), so the image build installs them without downloading."""
+    argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(WHEELHOUSE), str(ROOT)]
+    with open(log_dir / "wheelhouse.log", "wb") as log:
+        return subprocess.Popen([*argv, "setuptools>=68"], stdout=log, stderr=subprocess.STDOUT)
+
+
+def finish(process: subprocess.Popen[bytes] | None, what: str, log: Path, timeout_s: float = 1800) -> None:
+    if process is None:
+        return
+    returncode = process.wait(timeout=timeout_s)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert returncode == 0, f"{what} exited {returncode}:\n{text[-3000:]}"
+
+
+def wheelhouse_ready(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Waits for fill_wheelhouse; drops the project's own wheel (pip wheel makes one), whose
+    every change would otherwise invalidate the image's cached dependency layer."""
+    finish(process, "pip wheel into deploy/wheelhouse", log)
+    for wheel in WHEELHOUSE.glob("cinecluster-*.whl"):
+        wheel.unlink()
+
+
+def empty_wheelhouse() -> None:
+    for wheel in WHEELHOUSE.glob("*.whl"):
+        wheel.unlink()
 
 
 def docker_answers() -> bool:
@@ -91,20 +160,26 @@ def build_standin_images() -> None:
         "STANDIN_POSTGRES_IMAGE": POSTGRES_IMAGE,
     }
     done = subprocess.run(
-        ["bash", str(ROOT / "deploy/build-standin-images.sh")],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=1800,
+        ["bash", str(STANDIN_SCRIPT)], capture_output=True, text=True, env=environment, timeout=1800
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def compose_command() -> list[str]:
-    """Compose v2 when the docker CLI has it, else docker-compose (v1.29)."""
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    return ["docker-compose"]
+def compose_command(flavour: str) -> list[str]:
+    """The command of Compose `flavour` ("v2": the docker CLI plugin, "v1": docker-compose 1.29);
+    skips when this machine has no such command."""
+    command = COMPOSE_COMMANDS[flavour]
+    if subprocess.run([*command, "version"], capture_output=True).returncode != 0:
+        pytest.skip(f"no Compose {flavour} here ({' '.join(command)}): as root the test installs it")
+    return command
+
+
+def docker_inspect(container: str, template: str) -> str:
+    """`docker inspect -f template container`; empty for no container or one that is gone."""
+    if not container:
+        return ""
+    done = subprocess.run(["docker", "inspect", "-f", template, container], capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def free_port() -> int:
@@ -120,12 +195,12 @@ class ComposeProject:
     leak into the test.
     """
 
-    def __init__(self, name: str, variables: dict[str, str], work_dir: Path) -> None:
+    def __init__(self, command: list[str], name: str, variables: dict[str, str], work_dir: Path) -> None:
         self.name = name
-        env_file = work_dir / "empty.env"
+        env_file = work_dir / f"{name}.env"
         env_file.write_text("", encoding="utf-8")
         self.base = [
-            *compose_command(),
+            *command,
             "--project-name",
             name,
             "--project-directory",
@@ -152,20 +227,20 @@ class ComposeProject:
         return self.run("ps", "-q", service).stdout.strip()
 
     def inspect(self, service: str, template: str) -> str:
-        container = self.container(service)
-        if not container:
-            return ""
-        done = subprocess.run(
-            ["docker", "inspect", "-f", template, container], capture_output=True, text=True
-        )
-        return done.stdout.strip()
-
-    def health(self, service: str) -> str:
-        return self.inspect(service, "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+        return docker_inspect(self.container(service), template)
 
     def wait_healthy(self, *services: str, timeout_s: float = 300) -> None:
+        """Polls each service's container with `docker inspect` (one `compose ps` to find it: a
+        docker-compose 1.29 call costs a Python start-up)."""
+        health = "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
         for service in services:
-            wait_for(lambda s=service: self.health(s) == "healthy", f"{service} to be healthy", timeout_s, 1)
+            container = wait_for(lambda s=service: self.container(s), f"a {service} container", timeout_s, 1)
+            wait_for(
+                lambda c=container: docker_inspect(c, health) == "healthy",
+                f"{service} to be healthy",
+                timeout_s,
+                1,
+            )
 
     def logs(self) -> str:
         done = self.run("logs", "--no-color", check=False)

@@ -1,15 +1,18 @@
 """docker-compose.yml for real: the sysadmin's stack built and run with a real Docker.
 
 Marked `compose` (`pytest -m compose` runs it alone). It installs docker.io, docker-compose and
-debootstrap when missing and starts a dockerd when none answers (root only; otherwise it skips
-with the reason), builds the stand-in base images (deploy/build-standin-images.sh) and the
-project's image, and runs the documented steps in a project of its own, with the API published on
-a free port of 127.0.0.1. `down -v` removes everything at the end, also when it fails.
+debootstrap when missing, Compose v2 (deploy/install-compose-v2.sh) when the docker CLI lacks it,
+and starts a dockerd when none answers (root only; otherwise it skips with the reason), builds the
+stand-in base images (deploy/build-standin-images.sh) and the project's image, and runs the
+documented steps once with each Compose (v2 and docker-compose 1.29), each in a project of its
+own with the API published on a free port of 127.0.0.1. `down -v` removes everything at the end,
+also when it fails.
 """
 
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,10 +23,16 @@ from compose_stack import (
     PYTHON_IMAGE,
     ComposeProject,
     build_standin_images,
+    compose_command,
     docker_daemon,
+    empty_wheelhouse,
+    ensure_compose_v2,
     ensure_tools,
+    fill_wheelhouse,
+    finish,
     free_port,
     wait_for,
+    wheelhouse_ready,
 )
 
 pytestmark = pytest.mark.compose
@@ -32,33 +41,74 @@ TOKEN = "compose-test-token"
 ML_LATEST_SMALL_RATINGS = 100_836
 
 
+@dataclass
+class Machine:
+    work_dir: Path
+    image_built: bool = False
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Iterator[ComposeProject]:
-    """A built, not yet started compose project; its containers and volumes are removed at the end."""
+def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
+    """Tools installed, a Docker daemon answering, the stand-in base images built, the wheels for
+    the project's image in deploy/wheelhouse/.
+
+    The slow parts overlap: the wheels and (on a machine without Docker) the stand-ins'
+    debootstrap are made while apt-get installs the tools.
+    """
     work_dir = tmp_path_factory.mktemp("compose")
-    ensure_tools()
-    with docker_daemon(work_dir):
-        build_standin_images()
-        project = ComposeProject(
-            f"cinecluster-test-{uuid.uuid4().hex[:8]}",
-            {
-                "PYTHON_IMAGE": PYTHON_IMAGE,
-                "POSTGRES_IMAGE": POSTGRES_IMAGE,
-                "CINECLUSTER_IMAGE": PROJECT_IMAGE,
-                "POSTGRES_PASSWORD": uuid.uuid4().hex,
-                "CINECLUSTER_ADMIN_TOKEN": TOKEN,
-                "API_ADDRESS": "127.0.0.1",
-                "API_PORT": str(free_port()),
-                "LOAD_DIR": str(sample_data.resolve()),
-            },
-            work_dir,
-        )
-        try:
+    wheels = fill_wheelhouse(work_dir)
+    rootfs = None
+    try:
+        rootfs = ensure_tools(work_dir)
+        ensure_compose_v2()
+        with docker_daemon(work_dir):
+            finish(rootfs, "build-standin-images.sh --rootfs", work_dir / "rootfs.log")
+            build_standin_images()
+            wheelhouse_ready(wheels, work_dir / "wheelhouse.log")
+            yield Machine(work_dir)
+    finally:
+        for process in (wheels, rootfs):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        empty_wheelhouse()
+
+
+@pytest.fixture(scope="module", params=["v2", "v1"])
+def stack(request: pytest.FixtureRequest, machine: Machine, sample_data: Path) -> Iterator[ComposeProject]:
+    """A built, not yet started compose project run with Compose v2 or docker-compose 1.29; its
+    containers and volumes are removed at the end.
+
+    The first Compose builds the project's image (`build`); the second uses that image, as `up`
+    does when the image exists (docker-compose 1.29 builds with Docker's classic builder, which
+    shares no cache with v2's BuildKit: it would build everything a second time).
+    """
+    command = compose_command(request.param)
+    work_dir = machine.work_dir / request.param
+    work_dir.mkdir()
+    project = ComposeProject(
+        command,
+        f"cinecluster-test-{request.param}-{uuid.uuid4().hex[:8]}",
+        {
+            "PYTHON_IMAGE": PYTHON_IMAGE,
+            "POSTGRES_IMAGE": POSTGRES_IMAGE,
+            "CINECLUSTER_IMAGE": PROJECT_IMAGE,
+            "POSTGRES_PASSWORD": uuid.uuid4().hex,
+            "CINECLUSTER_ADMIN_TOKEN": TOKEN,
+            "API_ADDRESS": "127.0.0.1",
+            "API_PORT": str(free_port()),
+            "LOAD_DIR": str(sample_data.resolve()),
+        },
+        work_dir,
+    )
+    try:
+        if not machine.image_built:
             project.run("build", timeout_s=1800)
-            yield project
-        finally:
-            (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
-            project.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
+            machine.image_built = True
+        yield project
+    finally:
+        (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
+        project.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
 
 
 def api(stack: ComposeProject) -> httpx.Client:

@@ -85,6 +85,9 @@ def test_recluster_twice_then_roll_back_and_export(run_cli, db_url: str, tmp_pat
         (("export-clusters", "-o", "-"), "error: no model yet: run `cinecluster recluster` first\n"),
         (("recluster", "--k", "1"), "error: --k must be at least 2, got 1\n"),
         (("recluster", "--batch-size", "0"), "error: --batch-size must be positive, got 0\n"),
+        (("recluster", "--ease-lambda", "-1"), "error: --ease-lambda must be positive, got -1.0\n"),
+        (("recluster", "--ease-movies", "1"), "error: --ease-movies must be at least 2, got 1\n"),
+        (("recluster", "--ease-k", "5000"), "error: --ease-k must be at most 1000, got 5000\n"),
         (
             ("recluster", "--spark-master", "local[2]"),
             "error: --spark-master needs --engine spark (or CINECLUSTER_RECLUSTER_ENGINE=spark)\n",

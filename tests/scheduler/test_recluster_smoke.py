@@ -14,3 +14,25 @@ def test_clustered_template_has_version_1_covering_every_movie(clustered_db_url:
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(1, 9742, 10)]
+
+
+def test_the_run_fits_the_item_model_behind_the_default_rankings(clustered_db_url: str) -> None:
+    """EASE over the 3,000 most-liked movies, 200 weights each, both signs; every user's stored
+    list comes from it; the holdout check scores it."""
+    engine = create_engine(clustered_db_url)
+    with engine.connect() as conn:
+        metrics = conn.execute(text("SELECT metrics FROM model_versions WHERE version = 1")).scalar_one()
+        movies, widest, negative, positive = conn.execute(
+            text(
+                "SELECT count(DISTINCT movie_id), max(rank), count(*) FILTER (WHERE weight < 0),"
+                " count(*) FILTER (WHERE weight > 0) FROM item_weights WHERE version = 1"
+            )
+        ).one()
+        users = conn.execute(text("SELECT count(*) FROM user_recommendations WHERE version = 1")).scalar_one()
+    engine.dispose()
+    model = metrics["item_model"]
+    assert (model["model"], model["lambda"], model["movies"], model["k"]) == ("ease", 200.0, 3000, 200)
+    assert 0.85 < model["liked_share"] < 0.95  # the 3,000 most-liked movies hold ~90% of the likes
+    assert (movies, widest) == (3000, 200) and negative > 0 and positive > negative
+    assert users == 610
+    assert metrics["holdout"]["strategy"] == "ease" and metrics["holdout"]["ndcg_at_10"] > 0.1
