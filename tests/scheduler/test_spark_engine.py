@@ -182,19 +182,37 @@ def test_ml_latest_small_on_local_2_equals_the_in_process_engine_and_the_api_ser
     assert all(len(answer["items"] if isinstance(answer, dict) else answer) for answer in answers[1])
 
 
-def create_app_for(url: str) -> Any:
+def create_app_for(url: str, admin_token: str | None = None) -> Any:
     from service.app import create_app
 
-    return create_app(Settings(database_url=url))
+    return create_app(Settings(database_url=url, admin_token=admin_token))
 
 
-def test_synthetic_set_on_local_2_equals_the_in_process_engine(synth_db_url: str, spark_env: None) -> None:
+def test_synthetic_set_requested_over_http_with_engine_spark_equals_the_in_process_engine(
+    synth_db_url: str, spark_env: None
+) -> None:
+    """POST /admin/recluster records the engine; the scheduler's run_requested runs it on Spark."""
+    from scheduler.job import run_requested
+
     features = _rows(synth_db_url, FEATURES)
-    result = _spark_run(synth_db_url, k=5)
+    app = create_app_for(synth_db_url, admin_token="t")
+    with TestClient(app) as client:
+        answer = client.post(
+            "/admin/recluster", json={"k": 5, "engine": "spark"}, headers={"Authorization": "Bearer t"}
+        )
+    assert answer.status_code == 202, answer.text
+    engine = create_engine(synth_db_url)
+    try:
+        result = run_requested(engine)
+    finally:
+        engine.dispose()
+    assert result is not None and result.metrics["engine"]["name"] == "spark"
     assert _rows(synth_db_url, FEATURES) == features
     assert_same_version(synth_db_url, 1, result.version)
-    run = _rows(synth_db_url, "SELECT status, error FROM recluster_runs WHERE run_id = :r", r=result.run_id)
-    assert (run[0].status, run[0].error) == ("succeeded", None)
+    run = _rows(
+        synth_db_url, "SELECT status, error, options FROM recluster_runs WHERE run_id = :r", r=result.run_id
+    )
+    assert (run[0].status, run[0].error, run[0].options["engine"]) == ("succeeded", None, "spark")
 
 
 def test_a_standalone_cluster_of_two_workers_writes_the_same_version(
