@@ -23,12 +23,9 @@ the snapshot taken just *before* the read: a change committed during the read th
 
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import scipy.sparse as sp
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -37,27 +34,24 @@ from sqlalchemy import Connection, text
 from cinecluster.ranking import TOP_N
 from cinecluster.settings import Settings
 from scheduler.copyio import copy_columns
+from scheduler.engines import spark_partitions as parts
 from scheduler.engines.spark_session import get_session, jdbc_target, spark_errors, stop_session
 from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
 from scheduler.item_knn import (
     TABLE_CAP,
     ItemNeighbours,
-    _blocks,
-    liked_matrix,
     log_popularity,
-    top_of_block,
     write_item_neighbours,
 )
-from scheduler.item_model import ItemModelParams, LikedCounts, gram, item_model_step
+from scheduler.item_model import ItemModelParams, LikedCounts, item_model_step
 from scheduler.quality import _sample_ratings, holdout_step, sample_users
-from scheduler.user_lists import UserLists, profile_mask, rank_users, ratings_from, write_user_lists
+from scheduler.user_lists import UserLists, write_user_lists
 from scheduler.versions import WriteContext, WriteStep
 
 # pyspark 4.3 warns on every toPandas under pandas 3 (it works: the engine's tests compare results)
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 AGGREGATES = "spark_movie_aggregates"  # temporary, dropped at the run's commit
-GRAM_BAND = 256  # rows of the Gram matrix per output row of a partition (bounded row size)
 
 
 class SparkRun:
@@ -208,7 +202,9 @@ class SparkRun:
                 (F.col("rating") * 2).cast("short").alias("half_stars"),
                 F.unix_micros("ts").alias("micros"),
             )
-            ranked = columns.mapInArrow(lambda batches: _rank_partition(batches, shared), _LISTS_SCHEMA)
+            ranked = columns.mapInArrow(
+                lambda batches: parts.rank_partition(batches, shared), parts.LISTS_SCHEMA
+            )
             result = ranked.toPandas().sort_values("user_id", kind="stable")
             shared.unpersist()
         sizes = result["movies"].map(len).to_numpy(np.int64) if len(result) else np.zeros(0, np.int64)
@@ -239,30 +235,6 @@ def _liked(ratings: DataFrame) -> DataFrame:
     )
 
 
-_CO_SCHEMA = "a int, b int, co long"
-
-
-def _co_likes_partition(batches: Iterator[pa.RecordBatch], n_movies: int) -> Iterator[pa.RecordBatch]:
-    """This partition's co-like counts (whole users: exact partial sums), a block of movies at a time."""
-    table = _whole(batches)
-    if table is None:
-        return
-    liked = liked_matrix(table["user_id"].to_numpy(), table["movie"].to_numpy(), n_movies)
-    by_movie = liked.T.tocsr()
-    for first, last in _blocks(by_movie, liked):
-        co = (by_movie[first:last] @ liked).tocoo()
-        a = co.row.astype(np.int32) + first
-        off = a != co.col
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array(a[off]),
-                pa.array(co.col[off].astype(np.int32)),
-                pa.array(co.data[off].astype(np.int64)),
-            ],
-            names=["a", "b", "co"],
-        )
-
-
 def _top_neighbours(capped: DataFrame, n_movies: int, partitions: int) -> ItemNeighbours:
     """scheduler.item_knn.top_neighbours: Spark sums the partitions' co-likes per movie pair
     (shuffled by movie), then each partition keeps its movies' TOP_N with item_knn.top_of_block."""
@@ -276,40 +248,14 @@ def _top_neighbours(capped: DataFrame, n_movies: int, partitions: int) -> ItemNe
     shared = capped.sparkSession.sparkContext.broadcast(inverse)
     top = (
         capped.repartition(partitions, "user_id")
-        .mapInArrow(lambda batches: _co_likes_partition(batches, n_movies), _CO_SCHEMA)
+        .mapInArrow(lambda batches: parts.co_likes_partition(batches, n_movies), parts.CO_SCHEMA)
         .repartition(partitions, "a")
-        .mapInArrow(lambda batches: _top_partition(batches, shared, k, n_movies), _TOP_SCHEMA)
+        .mapInArrow(lambda batches: parts.top_partition(batches, shared, k, n_movies), parts.TOP_SCHEMA)
         .toPandas()
     )
     shared.unpersist()
     columns = [top[c].to_numpy() for c in ("movie", "rank", "neighbour", "sim", "co")]
     return _neighbours([tuple(columns)]) if len(top) else _neighbours([])
-
-
-_TOP_SCHEMA = "movie int, rank int, neighbour int, sim float, co int"
-
-
-def _top_partition(
-    batches: Iterator[pa.RecordBatch], shared: Any, k: int, n_movies: int
-) -> Iterator[pa.RecordBatch]:
-    """The summed co-likes of this partition's movies (all their pairs are here) and their top k."""
-    table = _whole(batches)
-    if table is None:
-        return
-    a, b, co = (table[c].to_numpy() for c in ("a", "b", "co"))
-    rows, local = np.unique(a, return_inverse=True)
-    summed = sp.coo_matrix((co, (local, b)), shape=(len(rows), n_movies)).tocsr()  # sums duplicates
-    movie, rank, neighbour, sim, co_likes = top_of_block(summed, rows, shared.value, k)
-    yield pa.RecordBatch.from_arrays(
-        [
-            pa.array(movie.astype(np.int32)),
-            pa.array(rank.astype(np.int32)),
-            pa.array(neighbour.astype(np.int32)),
-            pa.array(sim),
-            pa.array(co_likes),
-        ],
-        names=["movie", "rank", "neighbour", "sim", "co"],
-    )
 
 
 def _neighbours(parts: list[tuple[np.ndarray, ...]]) -> ItemNeighbours:
@@ -356,7 +302,7 @@ class SparkLikedCounts:
             inside = self.train.join(F.broadcast(position), "movie").select("user_id", "position")
             summed = (
                 inside.repartition(self.partitions, "user_id")
-                .mapInArrow(lambda batches: _gram_partition(batches, n), _CO_SCHEMA)
+                .mapInArrow(lambda batches: parts.gram_partition(batches, n), parts.CO_SCHEMA)
                 .groupBy("a", "b")
                 .agg(F.sum("co").alias("co"))
                 .toPandas()
@@ -365,66 +311,6 @@ class SparkLikedCounts:
         total[a, b] = summed["co"].to_numpy(np.float64)
         total[b, a] = total[a, b]  # the upper triangle came over; the Gram is symmetric
         return total
-
-
-def _gram_partition(batches: Iterator[pa.RecordBatch], n: int) -> Iterator[pa.RecordBatch]:
-    """The partition's Gram block, upper triangle with the diagonal, as (a, b, count) rows."""
-    table = _whole(batches)
-    if table is None:
-        return
-    block = gram(liked_matrix(table["user_id"].to_numpy(), table["position"].to_numpy(), n))
-    for first in range(0, n, GRAM_BAND):
-        rows, columns = np.nonzero(np.triu(block[first : first + GRAM_BAND], k=first))
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array((rows + first).astype(np.int32)),
-                pa.array(columns.astype(np.int32)),
-                pa.array(block[rows + first, columns].astype(np.int64)),
-            ],
-            names=["a", "b", "co"],
-        )
-
-
-_LISTS_SCHEMA = (
-    "user_id int, movies array<int>, scores array<double>, sources array<int>, shares array<double>"
-)
-
-
-def _rank_partition(batches: Iterator[pa.RecordBatch], shared: Any) -> Iterator[pa.RecordBatch]:
-    """rank_users over this partition's users (whole users: the lists are theirs alone)."""
-    table = _whole(batches)
-    if table is None:
-        return
-    ids, weights, labels, log_pop = shared.value
-    ratings = ratings_from(
-        table["user_id"].to_numpy(),
-        table["movie_id"].to_numpy(),
-        table["half_stars"].to_numpy(),
-        table["micros"].to_numpy(),
-        ids,
-        "",
-    )
-    lists, shares = rank_users(ratings, profile_mask(ratings), sp.csr_matrix(weights), labels, log_pop)
-    lists = lists.without(ratings.stale[lists.user])
-    n_clusters = shares.shape[1]
-    share_offsets = pa.array(np.arange(len(lists.user) + 1, dtype=np.int32) * n_clusters)
-    offsets = pa.array(lists.offsets.astype(np.int32))
-    yield pa.RecordBatch.from_arrays(
-        [
-            pa.array(ratings.users[lists.user].astype(np.int32)),
-            pa.ListArray.from_arrays(offsets, pa.array(lists.movie.astype(np.int32))),
-            pa.ListArray.from_arrays(offsets, pa.array(lists.score.astype(np.float64))),
-            pa.ListArray.from_arrays(offsets, pa.array(lists.source.astype(np.int32))),
-            pa.ListArray.from_arrays(share_offsets, pa.array(shares[lists.user].ravel())),
-        ],
-        names=["user_id", "movies", "scores", "sources", "shares"],
-    )
-
-
-def _whole(batches: Iterator[pa.RecordBatch]) -> pa.Table | None:
-    """The partition as one table (its users are whole only together); None when empty."""
-    parts = [b for b in batches if b.num_rows]
-    return pa.Table.from_batches(parts) if parts else None
 
 
 def _flatten(column: Any) -> np.ndarray:
