@@ -48,8 +48,10 @@ from scheduler.quality import _sample_ratings, holdout_step, sample_users
 from scheduler.user_lists import UserLists, write_user_lists
 from scheduler.versions import WriteContext, WriteStep
 
-# pyspark 4.3 warns on every toPandas under pandas 3 (it works: the engine's tests compare results)
+# pyspark 4.3 warns about pandas 3 on every toPandas (its own calls; the results are checked by
+# tests/scheduler/test_spark_engine.py): noise in the run's output
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark\.")
 
 AGGREGATES = "spark_movie_aggregates"  # temporary, dropped at the run's commit
 

@@ -32,6 +32,7 @@ pytestmark = [
     # pyspark 4.3 warns on pandas 3 for every toPandas; a failing job's Arrow warning repeats its error
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
     pytest.mark.filterwarnings("ignore:toPandas attempted Arrow optimization:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
     pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs a Java runtime (17+) on PATH"),
     pytest.mark.skipif(
         not JAR.is_file(), reason=f"no JDBC driver at {JAR}: apt-get install libpostgresql-jdbc-java"
