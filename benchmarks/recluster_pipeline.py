@@ -402,10 +402,12 @@ The sparse product itself stays small; most of *rank every user* is `_top_source
 scheduler/user_lists.py (the liked movie that contributed most to each stored movie), which
 gathers every profile movie's whole row of weights (cProfile of `rank_users` on 20,000 users
 of this database, 2026-12-03: 8.7 of 13.3 s with EASE, 2.0 of 5.0 s with the co-rating
-table). Memory: both pipelines peak in the stored-rankings step, in `fetch_ratings` (all 25M
-ratings packed by PostgreSQL, decoded and sorted in numpy: from the ~1.6 GB the item-kNN step
-left to ~3.2 GB, then the ranking blocks on top); the EASE solve at 3,000 movies stays under
-the item-kNN step's high-water mark, so the item model does not set the peak."""
+table). Memory: both pipelines peak in the stored-rankings step: `fetch_ratings` (all 25M
+ratings packed by PostgreSQL, decoded and sorted in numpy) takes the high-water mark from the
+~1.6 GB the item-kNN step left to ~3.2 GB, and the COPY of user_recommendations (16.2M list
+entries encoded) adds 0.2-0.5 GB on top; ranking the users adds nothing visible. The EASE
+solve at 3,000 movies stays under the item-kNN step's high-water mark, so the item model does
+not set the peak."""
 
 
 NOTES = """What is measured: each pipeline is a whole `run_recluster` (as `cinecluster recluster`
