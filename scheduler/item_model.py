@@ -62,10 +62,10 @@ def gram(liked: sp.csr_matrix) -> np.ndarray:
 
 
 def ease_weights(counts: np.ndarray, lam: float) -> np.ndarray:
-    """B from the Gram matrix XᵀX (dense): the closed form of the EASE paper."""
-    regularised = counts + lam * np.eye(len(counts))
-    inverse = np.linalg.inv(regularised)
-    weights = inverse / -np.diag(inverse)  # column j divided by -P[j, j]
+    """B from the Gram matrix XᵀX (dense, consumed: the work is done in its memory)."""
+    counts[np.diag_indices_from(counts)] += lam
+    weights = np.linalg.inv(counts)
+    weights /= -np.diag(weights)  # column j divided by -P[j, j]
     np.fill_diagonal(weights, 0.0)
     return weights
 
@@ -103,7 +103,7 @@ def fit_item_model(liked: sp.csr_matrix, params: ItemModelParams) -> ItemModel:
         return ItemModel(table, covered, 0.0)
     inside = liked[:, covered].tocsr()
     counts = gram(inside)
-    weights = ease_weights(counts, params.lam)
+    weights = ease_weights(counts.copy(), params.lam)
     local = prune(weights, counts, params.k)
     table = ItemNeighbours(
         covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes
