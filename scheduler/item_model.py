@@ -68,10 +68,10 @@ def gram(liked: sp.csr_matrix) -> np.ndarray:
 
 
 def ease_weights(counts: np.ndarray, lam: float) -> np.ndarray:
-    """B from the Gram matrix XᵀX (dense): the closed form of the EASE paper."""
-    regularised = counts + lam * np.eye(len(counts))
-    inverse = np.linalg.inv(regularised)
-    weights = inverse / -np.diag(inverse)  # column j divided by -P[j, j]
+    """B from the Gram matrix XᵀX (dense, consumed: the work is done in its memory)."""
+    counts[np.diag_indices_from(counts)] += lam
+    weights = np.linalg.inv(counts)
+    weights /= -np.diag(weights)  # column j divided by -P[j, j]
     np.fill_diagonal(weights, 0.0)
     return weights
 
@@ -130,7 +130,7 @@ def fit_item_model(liked: sp.csr_matrix | LikedCounts, params: ItemModelParams) 
         table = ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
         return ItemModel(table, covered, 0.0)
     counts = source.gram(covered)
-    weights = ease_weights(counts, params.lam)
+    weights = ease_weights(counts.copy(), params.lam)
     local = prune(weights, counts, params.k)
     table = ItemNeighbours(
         covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes

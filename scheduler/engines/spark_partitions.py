@@ -98,14 +98,10 @@ def rank_partition(batches: Iterator[pa.RecordBatch], shared: Any) -> Iterator[p
     if table is None:
         return
     ids, weights, labels, log_pop = shared.value
-    ratings = ratings_from(
-        table["user_id"].to_numpy(),
-        table["movie_id"].to_numpy(),
-        table["half_stars"].to_numpy(),
-        table["micros"].to_numpy(),
-        ids,
-        "",
-    )
+    names = {"user": "user_id", "movie": "movie_id", "half_stars": "half_stars", "micros": "micros"}
+    columns = {mine: table[theirs].to_numpy().astype(np.int64) for mine, theirs in names.items()}
+    del table  # copied into columns
+    ratings = ratings_from(columns, ids, "")
     lists, shares = rank_users(ratings, profile_mask(ratings), sp.csr_matrix(weights), labels, log_pop)
     lists = lists.without(ratings.stale[lists.user])
     n_clusters = shares.shape[1]
