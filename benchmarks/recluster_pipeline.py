@@ -58,7 +58,7 @@ SUB_STEPS = (
     ("scheduler.quality", "fetch_liked", "item_knn: fetch liked rows"),
     ("scheduler.quality", "top_neighbours", "item_knn: co-like top-50"),
     ("scheduler.quality", "write_item_neighbours", "item_knn: write item_neighbours"),
-    ("scheduler.item_model", "gram", "item_model: Gram XᵀX (dense, blocks of users)"),
+    ("scheduler.item_model", "gram", "item_model: Gram XᵀX (sparse product)"),
     ("scheduler.item_model", "ease_weights", "item_model: inverse (EASE weights)"),
     ("scheduler.item_model", "prune", "item_model: prune to top-k"),
     ("scheduler.item_model", "write_item_neighbours", "item_model: write item_weights"),
@@ -392,22 +392,21 @@ def write_section(title: str, body: str, doc: Path = ROOT / "docs/benchmarks.md"
 
 WHY = """Why. The item-kNN step is the same code in both pipelines (it writes
 item_neighbours and leaves the training liked matrix and the holdout sample that the item
-model and the holdout step use). The item model step is new work: the dense Gram product
-`gram()` in scheduler/item_model.py (the users x 3,000 liked matrix in float32 blocks of
-GRAM_USERS users, BLAS on both cores: most of the step) and the 3,000² inverse. The
-stored-rankings step ranks every user with the table its pipeline ranks with: EASE keeps 200
-weights per movie against the co-rating table's 50, and most liked pairs fall on the 3,000
-covered movies (share above), so each liked movie of a profile expands to ~4x the entries.
-The sparse product itself stays small; most of *rank every user* is `_top_sources` in
-scheduler/user_lists.py (the liked movie that contributed most to each stored movie), which
-gathers every profile movie's whole row of weights (cProfile of `rank_users` on 20,000 users
-of this database, 2026-12-03: 8.7 of 13.3 s with EASE, 2.0 of 5.0 s with the co-rating
-table). Memory: both pipelines peak in the stored-rankings step: `fetch_ratings` (all 25M
-ratings packed by PostgreSQL, decoded and sorted in numpy) takes the high-water mark from the
-~1.6 GB the item-kNN step left to ~3.2 GB, and the COPY of user_recommendations (16.2M list
-entries encoded) adds 0.2-0.5 GB on top; ranking the users adds nothing visible. The EASE
-solve at 3,000 movies stays under the item-kNN step's high-water mark, so the item model does
-not set the peak."""
+model and the holdout step use). The item model step is the new work: the Gram matrix XᵀX of
+the users x 3,000 liked matrix as one sparse product (the work is Σ over users of their liked
+movies inside, squared: 1.7e9 here; dense blocks of users through BLAS took 16-21 s against
+6.5 s) and the 3,000² inverse (~2 s). The stored-rankings step ranks every user with the
+table its pipeline ranks with: EASE keeps 200 weights per movie against the co-rating
+table's 50, but only for the 3,000 covered movies, which hold 74% of the liked pairs, so a
+profile expands to more entries; finding each stored movie's top source reads positive
+weights only (a positive sum's top source is positive), which keeps that step within ~10% of
+the co-rating one. Memory: both pipelines peak in the stored-rankings step: `fetch_ratings`
+(all 25M ratings packed by PostgreSQL, decoded and sorted in numpy, each intermediate freed
+once copied) and the COPY of user_recommendations (16.2M list entries encoded) set the
+high-water mark; the EASE solve at 3,000 movies (three 72 MB matrices) stays under the
+item-kNN step's, so the item model does not set the peak. The 2 GB aim is missed by both
+pipelines for the same reason: all ratings in one process for the stored rankings (the
+Spark engine, docs/scaling.md, is the way past one machine's memory)."""
 
 
 NOTES = """What is measured: each pipeline is a whole `run_recluster` (as `cinecluster recluster`
