@@ -22,7 +22,8 @@ from service.app import create_app
 from service.dependencies import DbDep, movie_or_404, user_or_404
 from service.errors import not_found
 from service.queries.movies import get_movie
-from service.recommenders import liked_neighbours
+from service.recommenders import ease
+from service.recommenders.weighted import STORED_ACTIVE
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut
 from service.schemas.recommend import RecommendationOut, recommendations_response
@@ -71,12 +72,12 @@ def bench_app() -> FastAPI:
         """The served hot path's statement, else the full path (as the served route)."""
         page = {"movie_id": movie_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
-            rows = fetch_all(conn, liked_neighbours.SIMILAR_THEN_NEAREST[False], page)
-            recs = liked_neighbours.similar_then_nearest(rows)
+            rows = fetch_all(conn, ease.RANKING.similar_then_nearest_rows[False], page)
+            recs = ease.RANKING.similar_then_nearest(rows)
             if len(recs) < n:
                 movie = movie_or_404(conn, movie_id)
                 version = movie.version or 0
-                recs = liked_neighbours.similar(
+                recs = ease.similar(
                     conn, movie_id, cluster=movie.cluster, n=n, offset=0, genre=None, version=version
                 )
         return recommendations_response(recs)
@@ -89,10 +90,10 @@ def bench_app() -> FastAPI:
         """The served hot path's statement, else the live ranking (as the served route)."""
         page = {"user_id": user_id, "genre": None, "n": n, "offset": 0}
         with db.connection() as conn:
-            recs = liked_neighbours.ranked(fetch_all(conn, liked_neighbours.STORED_ACTIVE[False], page))
+            recs = ease.RANKING.rows(fetch_all(conn, STORED_ACTIVE[False], page))
             if len(recs) < n:
                 version = user_or_404(conn, user_id).version or 0
-                recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=version)
+                recs = ease.RANKING.live(conn, user_id, n=n, offset=0, genre=None, version=version)
         return recommendations_response(recs)
 
     @bench.get(
@@ -103,7 +104,7 @@ def bench_app() -> FastAPI:
         """The live SQL ranking only: what a user who rated since the last run gets."""
         with db.connection() as conn:
             user = user_or_404(conn, user_id)
-            recs = liked_neighbours.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
+            recs = ease.RANKING.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
         return recommendations_response(recs)
 
     # Routes match in order. The references sit in front, so they are the true ceilings (appended

@@ -47,6 +47,9 @@ from typing import Any
 from sqlalchemy import Connection, create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from load import write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
+
 DEFAULT_DATA = Path("../bench-data/synth25m")  # relative to the working directory
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DATABASE = "cinecluster_bench25m"
@@ -376,18 +379,6 @@ def verdict(summary: dict, gnu: dict | None) -> str:
         f" **Aim** (whole run under 150 s and 2 GB): {aim}"
         f" ({aim_wall:.0f} s, {aim_rss:,.0f} MB as `cinecluster recluster` ran here)."
     )
-
-
-def write_section(title: str, body: str, doc: Path = ROOT / "docs/benchmarks.md") -> None:
-    """Replace (or append) the `## title` section of docs/benchmarks.md, leaving the others alone."""
-    text_ = doc.read_text()
-    start = text_.find(f"\n## {title}\n")
-    section = f"\n## {title}\n\n{body.strip()}\n"
-    if start < 0:
-        doc.write_text(text_.rstrip("\n") + "\n" + section)
-        return
-    end = text_.find("\n## ", start + 1)
-    doc.write_text(text_[:start] + section + (text_[end:] if end >= 0 else ""))
 
 
 WHY = """Why. The item-kNN step is the same code in both pipelines (it writes
