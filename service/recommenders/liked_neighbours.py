@@ -7,26 +7,11 @@ compares them); ranked live per request. Its per-movie lists are the `co_liked`
 /recommend/movie strategy.
 """
 
-from typing import Any
-
 from service.recommenders.weighted import ItemTable, WeightedRanking
 
 RANKING = WeightedRanking(ItemTable("item_neighbours", "similarity", "liked by people who liked", "liked by"))
 
 
-def recommend(
-    conn: Any,
-    user_id: int,
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None = None,
-) -> list[Any]:
-    """The co-rating ranking, computed live (the stored lists are the default strategy's)."""
-    return RANKING.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
-
-
+recommend = RANKING.live_strategy  # live: the stored lists are the default strategy's
 similar = RANKING.similar
 similar_page = RANKING.similar_page

@@ -74,6 +74,7 @@ _STORED_PAGE = {
     },
 }
 _ACTIVE = "(SELECT a.version FROM active_model a)"
+WHOLE_LIST = 1000  # rows per movie in any item table: at most --ease-k (<= 1000) or TOP_N (50)
 
 
 def _stored(version: str) -> dict[bool, Query]:
@@ -322,6 +323,20 @@ class WeightedRanking:
             for r in rest
         ]
 
+    def live_strategy(
+        self,
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None = None,
+    ) -> list[Recommendation]:
+        """`live` as a UserStrategy (the ranking computed now, never the stored list)."""
+        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+
     def liked_profile(self, conn: DbConnection, user_id: int, version: int) -> list[Any]:
         """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
         return fetch_all(conn, self.profile, _ranking_params(user_id, version, None))
@@ -365,7 +380,8 @@ class WeightedRanking:
         page = self.table_rows(fetch_all(conn, self.similar_rows, {**params, "n": n, "offset": offset}))
         if len(page) == n:  # the common case: n rows joined, not the whole list
             return page
-        everything = self.table_rows(fetch_all(conn, self.similar_rows, {**params, "n": 10_000, "offset": 0}))
+        whole = {**params, "n": WHOLE_LIST, "offset": 0}
+        everything = self.table_rows(fetch_all(conn, self.similar_rows, whole))
         # continue with the in-cluster list, skipping movies already listed above
         listed = {r.movie_id for r in everything}
         skip = max(0, offset - len(everything))
@@ -410,20 +426,6 @@ class StoredRanking(WeightedRanking):
         page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
         rows = self.rows(fetch_all(conn, STORED[genre is not None], page))
         return rows if len(rows) == n else None
-
-    def live_strategy(
-        self,
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None = None,
-    ) -> list[Recommendation]:
-        """`recommend` without the stored list: for callers that have just found it unusable."""
-        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
 
     async def stored_page(
         self, conn: psycopg.AsyncConnection, user_id: int, *, n: int, offset: int, genre: str | None
