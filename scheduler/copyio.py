@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from sqlalchemy import Connection
 
 from cinecluster.db import raw_connection
@@ -97,8 +98,19 @@ def copy_columns(
     chunk_rows: int = 500_000,
 ) -> int:
     """COPY the columns into `table` inside the connection's current transaction; returns rows."""
+    return copy_with(raw_connection(conn), table, names, columns, chunk_rows)
+
+
+def copy_with(
+    pg_conn: psycopg.Connection,
+    table: str,
+    names: Sequence[str],
+    columns: Sequence[Column],
+    chunk_rows: int = 500_000,
+) -> int:
+    """copy_columns on a plain psycopg connection (a Spark executor's own, say)."""
     n = len(columns[0][1]) if columns else 0
-    cursor = raw_connection(conn).cursor()
+    cursor = pg_conn.cursor()
     with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT binary)") as copy:
         copy.write(_HEADER)
         for start in range(0, n, chunk_rows):

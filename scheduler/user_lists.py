@@ -34,7 +34,7 @@ from sqlalchemy import Connection, text, update
 
 from cinecluster.ranking import LIST_LENGTH, PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from cinecluster.tables import model_versions
-from scheduler.copyio import Ragged
+from scheduler.copyio import Column, Ragged
 from scheduler.item_knn import log_popularity
 from scheduler.versions import WriteContext, copy_partition
 
@@ -335,6 +335,26 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
     }
 
 
+LIST_COLUMNS = ["version", "user_id", "movie_ids", "scores", "source_ids", "cluster_shares"]
+
+
+def list_columns(
+    version: int, ids: np.ndarray, users: np.ndarray, lists: UserLists, shares: np.ndarray
+) -> list[Column]:
+    """user_recommendations' LIST_COLUMNS for the listed users (users: the id of each listed
+    user; shares: one row per listed user)."""
+    n = len(users)
+    n_clusters = shares.shape[1]
+    return [
+        ("int4", np.full(n, version)),
+        ("int4", users),
+        ("int4", Ragged(ids[lists.movie], lists.offsets)),
+        ("float8", Ragged(lists.score, lists.offsets)),
+        ("int4", Ragged(ids[lists.source], lists.offsets)),
+        ("float8", Ragged(shares.ravel(), np.arange(n + 1) * n_clusters)),
+    ]
+
+
 def write_user_lists(
     conn: Connection,
     version: int,
@@ -344,31 +364,17 @@ def write_user_lists(
     shares: np.ndarray,
     snapshot: str,
 ) -> None:
-    """COPY the lists (users: the id of each listed user; shares: one row per listed user) and
-    record the snapshot the ratings were read under; inside the caller's transaction."""
-    n = len(users)
-    n_clusters = shares.shape[1]
+    """COPY the lists and record the snapshot the ratings were read under; inside the caller's
+    transaction."""
     copy_partition(
-        conn,
-        "user_recommendations",
-        version,
-        [
-            "version",
-            "user_id",
-            "movie_ids",
-            "scores",
-            "source_ids",
-            "cluster_shares",
-        ],
-        [
-            ("int4", np.full(n, version)),
-            ("int4", users),
-            ("int4", Ragged(ids[lists.movie], lists.offsets)),
-            ("float8", Ragged(lists.score, lists.offsets)),
-            ("int4", Ragged(ids[lists.source], lists.offsets)),
-            ("float8", Ragged(shares.ravel(), np.arange(n + 1) * n_clusters)),
-        ],
+        conn, "user_recommendations", version, LIST_COLUMNS, list_columns(version, ids, users, lists, shares)
     )
+    record_snapshot(conn, version, snapshot)
+
+
+def record_snapshot(conn: Connection, version: int, snapshot: str) -> None:
+    """model_versions.ratings_snapshot: the API serves a stored list only to users whose ratings
+    have not changed outside it."""
     conn.execute(
         update(model_versions).where(model_versions.c.version == version).values(ratings_snapshot=snapshot)
     )

@@ -43,7 +43,7 @@ class WriteContext:
     # movie x neighbour co-rating similarities, set by the item-kNN step for the steps after it
     item_similarity: sp.csr_matrix | None = None
     # the training data of the item models (liked pairs minus the holdout), from the same step
-    liked: "sp.csr_matrix | None" = None
+    liked: sp.csr_matrix | None = None
     holdout_sample: Any = None
     # movie x neighbour EASE weights (pruned), set by the item-model step: the default ranking's
     item_weights: sp.csr_matrix | None = None
@@ -168,9 +168,22 @@ def copy_partition(
     """COPY into a fresh table, then ATTACH it: the parent's keys and foreign keys are checked by
     index builds and one set-based query each, not by a trigger call per row."""
     part = partition_name(table, version)
-    conn.execute(text(f"CREATE TABLE {part} (LIKE {table} INCLUDING DEFAULTS)"))
-    conn.execute(text(f"ALTER TABLE {part} ADD CHECK (version = {int(version)})"))  # attach skips its scan
+    create_for_version(conn, table, version, part)
     copy_columns(conn, part, names, columns)
+    attach_partition(conn, table, version, part)
+
+
+def create_for_version(conn: Connection, table: str, version: int, name: str) -> None:
+    """A plain table `name` like `table`, for `version`'s rows only, to fill and then attach."""
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+    conn.execute(text(f"ALTER TABLE {name} ADD CHECK (version = {int(version)})"))  # attach skips its scan
+
+
+def attach_partition(conn: Connection, table: str, version: int, filled: str) -> None:
+    """Make the filled table `filled` the version's partition of `table` (renamed to it)."""
+    part = partition_name(table, version)
+    if filled != part:
+        conn.execute(text(f"ALTER TABLE {filled} RENAME TO {part}"))
     conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {part} FOR VALUES IN ({int(version)})"))
     # No ANALYZE here: inside the write transaction it let concurrent readers see a partial
     # version (tests/scheduler/test_recluster_concurrency.py caught it); autovacuum analyzes later.

@@ -6,15 +6,18 @@ scheduler/engines/spark_steps.py hands to mapInArrow. Every input partition hold
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import scipy.sparse as sp
 
+from scheduler.copyio import Column, copy_with
 from scheduler.item_knn import _blocks, liked_matrix, top_of_block
 from scheduler.item_model import gram
-from scheduler.user_lists import profile_mask, rank_users, ratings_from
+from scheduler.user_lists import LIST_COLUMNS, list_columns, profile_mask, rank_users, ratings_from
 
 GRAM_BAND = 256  # rows of the Gram matrix per output batch (bounded batch size)
 
@@ -87,13 +90,26 @@ def gram_partition(batches: Iterator[pa.RecordBatch], n: int) -> Iterator[pa.Rec
         )
 
 
-LISTS_SCHEMA = (
-    "user_id int, movies array<int>, scores array<double>, sources array<int>, shares array<double>"
-)
+@dataclass(frozen=True)
+class ListsTarget:
+    """Where executors write the stored rankings: a libpq URL and the run's staging table."""
+
+    url: str
+    table: str
+    version: int
 
 
-def rank_partition(batches: Iterator[pa.RecordBatch], shared: Any) -> Iterator[pa.RecordBatch]:
-    """rank_users over this partition's users (whole users: the lists are theirs alone)."""
+WRITTEN_SCHEMA = "users long, entries long"
+# pg_advisory_xact_lock(class, key): one writer per partition (a retried or speculative attempt
+# waits, then replaces the first one's rows)
+LOCK_CLASS = 0x5C15
+
+
+def rank_and_write_partition(
+    batches: Iterator[pa.RecordBatch], shared: Any, target: ListsTarget
+) -> Iterator[pa.RecordBatch]:
+    """rank_users over this partition's users (whole users: the lists are theirs alone), COPYed
+    straight into the staging table; only the counts go back to the driver."""
     table = whole(batches)
     if table is None:
         return
@@ -104,19 +120,21 @@ def rank_partition(batches: Iterator[pa.RecordBatch], shared: Any) -> Iterator[p
     ratings = ratings_from(columns, ids, "")
     lists, shares = rank_users(ratings, profile_mask(ratings), sp.csr_matrix(weights), labels, log_pop)
     lists = lists.without(ratings.stale[lists.user])
-    n_clusters = shares.shape[1]
-    share_offsets = pa.array(np.arange(len(lists.user) + 1, dtype=np.int32) * n_clusters)
-    offsets = pa.array(lists.offsets.astype(np.int32))
+    users = ratings.users[lists.user]
+    write_lists(target, ratings.users, list_columns(target.version, ids, users, lists, shares[lists.user]))
     yield pa.RecordBatch.from_arrays(
-        [
-            pa.array(ratings.users[lists.user].astype(np.int32)),
-            pa.ListArray.from_arrays(offsets, pa.array(lists.movie.astype(np.int32))),
-            pa.ListArray.from_arrays(offsets, pa.array(lists.score.astype(np.float64))),
-            pa.ListArray.from_arrays(offsets, pa.array(lists.source.astype(np.int32))),
-            pa.ListArray.from_arrays(share_offsets, pa.array(shares[lists.user].ravel())),
-        ],
-        names=["user_id", "movies", "scores", "sources", "shares"],
+        [pa.array([len(users)], pa.int64()), pa.array([len(lists.movie)], pa.int64())],
+        names=["users", "entries"],
     )
+
+
+def write_lists(target: ListsTarget, users: np.ndarray, columns: list[Column]) -> None:
+    """One transaction: this partition's users' rows replaced by `columns` (idempotent, so a
+    task Spark runs again writes the same rows once)."""
+    with psycopg.connect(target.url, application_name="cinecluster-spark-executor", connect_timeout=10) as pg:
+        pg.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, int(users.min())))
+        pg.execute(f"DELETE FROM {target.table} WHERE user_id = ANY(%s)", (users.tolist(),))
+        copy_with(pg, target.table, LIST_COLUMNS, columns)
 
 
 def whole(batches: Iterator[pa.RecordBatch]) -> pa.Table | None:

@@ -15,6 +15,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 from sqlalchemy.engine import make_url
 
+from cinecluster.db import libpq_url
 from cinecluster.errors import UserError
 from cinecluster.settings import Settings
 
@@ -83,6 +84,24 @@ def jdbc_target(database_url: str, override: str | None) -> tuple[str, dict[str,
     ssl = {k: str(v) for k, v in url.query.items() if k in ("sslmode", "sslrootcert")}
     query = "?" + "&".join(f"{k}={v}" for k, v in ssl.items()) if ssl else ""
     return f"jdbc:postgresql://{host}:{url.port or 5432}/{url.database or ''}{query}", properties
+
+
+def executor_database_url(database_url: str, jdbc_override: str | None) -> str:
+    """The libpq URL executors write the stored rankings with: the server they read from (the
+    JDBC URL's host, port, database and SSL mode when CINECLUSTER_SPARK_JDBC_URL is set), with
+    DATABASE_URL's user and password."""
+    url = make_url(libpq_url(database_url))
+    if not jdbc_override:
+        return url.render_as_string(hide_password=False)
+    if not jdbc_override.startswith("jdbc:postgresql:"):
+        raise UserError(
+            f"CINECLUSTER_SPARK_JDBC_URL must start with jdbc:postgresql://, not {jdbc_override!r}"
+        )
+    target = make_url(jdbc_override.removeprefix("jdbc:"))
+    ssl = {k: v for k, v in target.query.items() if k in ("sslmode", "sslrootcert")}
+    return url.set(host=target.host, port=target.port, database=target.database, query=ssl).render_as_string(
+        hide_password=False
+    )
 
 
 def session_conf(settings: Settings) -> dict[str, str]:

@@ -23,19 +23,24 @@ the snapshot taken just *before* the read: a change committed during the read th
 
 import time
 import warnings
-from typing import Any
 
 import numpy as np
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from cinecluster.ranking import TOP_N
 from cinecluster.settings import Settings
 from scheduler.copyio import copy_columns
 from scheduler.engines import spark_partitions as parts
-from scheduler.engines.spark_session import get_session, jdbc_target, spark_errors, stop_session
+from scheduler.engines.spark_session import (
+    executor_database_url,
+    get_session,
+    jdbc_target,
+    spark_errors,
+    stop_session,
+)
 from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
 from scheduler.item_knn import (
     TABLE_CAP,
@@ -45,8 +50,8 @@ from scheduler.item_knn import (
 )
 from scheduler.item_model import ItemModelParams, LikedCounts, item_model_step
 from scheduler.quality import _sample_ratings, holdout_step, sample_users
-from scheduler.user_lists import UserLists, write_user_lists
-from scheduler.versions import WriteContext, WriteStep
+from scheduler.user_lists import record_snapshot
+from scheduler.versions import WriteContext, WriteStep, attach_partition, create_for_version
 
 # pyspark 4.3 warns about pandas 3 on every toPandas (its own calls; the results are checked by
 # tests/scheduler/test_spark_engine.py): noise in the run's output
@@ -54,6 +59,14 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
 warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark\.")
 
 AGGREGATES = "spark_movie_aggregates"  # temporary, dropped at the run's commit
+# + version: the stored rankings as the executors write them, until the run attaches the table
+STAGED_LISTS = "spark_lists_v"
+_STAGED_TABLES = text(
+    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE :p"
+)
+_STAGED_TABLES = text(
+    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE :p"
+)
 
 
 class SparkRun:
@@ -64,10 +77,12 @@ class SparkRun:
         self.settings = settings
         self.partitions = settings.spark_partitions
         self.jdbc_url, self.jdbc_properties = jdbc_target(database_url, settings.spark_jdbc_url)
+        self.executor_url = executor_database_url(database_url, settings.spark_jdbc_url)
         self._spark: SparkSession | None = None
         self._ratings: DataFrame | None = None
         self._train: DataFrame | None = None  # liked pairs minus the holdout: the item models' data
         self.snapshot = ""
+        self._staged_on: Engine | None = None  # where user_lists_step made its staging table
 
     @property
     def spark(self) -> SparkSession:
@@ -76,7 +91,10 @@ class SparkRun:
         return self._spark
 
     def close(self) -> None:
-        """Drop the run's cached data; stop the session unless the settings keep it."""
+        """Drop the run's cached data and an unattached staging table (the run failed); stop the
+        session unless the settings keep it."""
+        if self._staged_on is not None:
+            self.drop_staged(self._staged_on)
         for frame in (self._train, self._ratings):
             if frame is not None:
                 with spark_errors("unpersist"):
@@ -187,16 +205,23 @@ class SparkRun:
         return SparkLikedCounts(self._train, len(context.features.movie_ids), self.partitions)
 
     def user_lists_step(self, conn: Connection, context: WriteContext) -> None:
-        """scheduler.user_lists.user_lists_step, every partition's users ranked where they are."""
+        """scheduler.user_lists.user_lists_step, every partition's users ranked where they are and
+        COPYed by the executor into a staging table, which the run's transaction then attaches."""
         if context.item_weights is None:
             raise RuntimeError("user_lists_step runs after item_model_step (it needs the item weights)")
         start = time.perf_counter()
         ids = context.features.movie_ids
-        labels = context.fit.labels
-        n_clusters = int(labels.max()) + 1 if len(labels) else 1
+        version = context.version
+        staging = f"{STAGED_LISTS}{int(version)}"
+        # Executors write over their own connections, so the table is committed before they start.
+        self._staged_on = conn.engine
+        self.drop_staged(conn.engine)
+        with conn.engine.begin() as side:
+            create_for_version(side, "user_recommendations", version, staging)
+        target = parts.ListsTarget(self.executor_url, staging, version)
         with spark_errors("user rankings"):
             shared = self.spark.sparkContext.broadcast(
-                (ids, context.item_weights, labels, log_popularity(conn, ids))
+                (ids, context.item_weights, context.fit.labels, log_popularity(conn, ids))
             )
             columns = self.ratings().select(
                 "user_id",
@@ -204,26 +229,34 @@ class SparkRun:
                 (F.col("rating") * 2).cast("short").alias("half_stars"),
                 F.unix_micros("ts").alias("micros"),
             )
-            ranked = columns.mapInArrow(
-                lambda batches: parts.rank_partition(batches, shared), parts.LISTS_SCHEMA
-            )
-            result = ranked.toPandas().sort_values("user_id", kind="stable")
+            written = columns.mapInArrow(
+                lambda batches: parts.rank_and_write_partition(batches, shared, target), parts.WRITTEN_SCHEMA
+            ).toPandas()
             shared.unpersist()
-        sizes = result["movies"].map(len).to_numpy(np.int64) if len(result) else np.zeros(0, np.int64)
-        offsets = np.r_[0, np.cumsum(sizes)]
-        flat = [_flatten(result[c]) for c in ("movies", "scores", "sources")] if len(result) else None
-        movie, score, source = flat or (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
-        lists = UserLists(np.arange(len(result)), offsets, movie.astype(np.int64), score, source)
-        shares = (np.vstack(result["shares"].to_list()) if len(result) else np.zeros((0, n_clusters))).astype(
-            np.float64
-        )
-        users = result["user_id"].to_numpy(np.int64)
-        write_user_lists(conn, context.version, ids, users, lists, shares, self.snapshot)
+        users, entries = int(written["users"].sum()), int(written["entries"].sum())
+        stored = conn.execute(
+            text(f"SELECT count(*), coalesce(sum(cardinality(movie_ids)), 0) FROM {staging}")
+        ).one()
+        if tuple(stored) != (users, entries):  # a task's rows lost or written twice: never serve them
+            raise RuntimeError(
+                f"{staging} holds {stored[0]} lists ({stored[1]} entries);"
+                f" the executors wrote {users} ({entries})"
+            )
+        attach_partition(conn, "user_recommendations", version, staging)
+        record_snapshot(conn, version, self.snapshot)
         context.metrics["user_recommendations"] = {
-            "users": len(users),
-            "entries": len(movie),
+            "users": users,
+            "entries": entries,
             "seconds": round(time.perf_counter() - start, 2),
         }
+
+    @staticmethod
+    def drop_staged(engine: Engine) -> None:
+        """Drop the staging tables of runs that did not attach theirs (failed, or killed)."""
+        with engine.begin() as side:
+            names = side.execute(_STAGED_TABLES, {"p": STAGED_LISTS.replace("_", r"\_") + "%"}).scalars()
+            for name in list(names):
+                side.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 def _liked(ratings: DataFrame) -> DataFrame:
@@ -313,7 +346,3 @@ class SparkLikedCounts:
         total[a, b] = summed["co"].to_numpy(np.float64)
         total[b, a] = total[a, b]  # the upper triangle came over; the Gram is symmetric
         return total
-
-
-def _flatten(column: Any) -> np.ndarray:
-    return np.concatenate([np.asarray(v) for v in column.to_list()])

@@ -111,10 +111,12 @@ def _spark_run(url: str, k: int = 10, spark_master: str | None = None) -> Any:
 
 
 def _rows(url: str, sql: str, **params: Any) -> list[Any]:
+    """The statement's rows; committed (some tests change what the API serves with it)."""
     engine = create_engine(url)
     try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params).all())
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return list(result.all()) if result.returns_rows else []
     finally:
         engine.dispose()
 
@@ -267,6 +269,36 @@ def test_executors_without_a_working_python_fail_the_run_mid_write_and_version_1
         _spark_run(synth_db_url, k=5)
     error = _assert_failed_and_version_1_serves(synth_db_url, "SparkEngineError: Spark co-likes failed:")
     assert str(raised.value) in error
+
+
+def _staged_tables(url: str) -> list[str]:
+    rows = _rows(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'spark\\_lists\\_v%' ORDER BY 1")
+    return [row.tablename for row in rows]
+
+
+def test_a_failure_after_the_executors_wrote_the_lists_leaves_no_staged_table_and_version_1_serving(
+    synth_db_url: str, spark_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executors commit the stored rankings into a staging table of their own; a run that
+    fails after that (here: the step after the rankings) drops it, as the next run drops the one
+    a killed run left behind."""
+    import scheduler.job
+
+    _rows(synth_db_url, "CREATE TABLE spark_lists_v99 (LIKE user_recommendations)")  # a killed run's
+    written: list[int] = []
+
+    def fail_after_the_lists(conn: Any, context: Any) -> None:
+        written.append(context.metrics["user_recommendations"]["users"])
+        raise RuntimeError("injected failure after the stored rankings")
+
+    monkeypatch.setattr(scheduler.job, "_place_late_arrivals", fail_after_the_lists)
+    with pytest.raises(RuntimeError):
+        _spark_run(synth_db_url, k=5)
+    stored = _rows(synth_db_url, "SELECT count(*) AS n FROM user_recommendations WHERE version = 1")
+    assert written == [stored[0].n] and written[0] > 0  # the executors had written every list
+    _assert_failed_and_version_1_serves(synth_db_url, "injected failure after the stored rankings")
+    assert _staged_tables(synth_db_url) == []
+    assert _rows(synth_db_url, "SELECT to_regclass('user_recommendations_v2') AS part")[0].part is None
 
 
 def test_executors_that_cannot_reach_postgresql_fail_the_run_in_one_line(
