@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     )
     spark_jdbc_url: str | None = Field(
         default=None,
-        description="JDBC URL executors read PostgreSQL with; unset: derived from DATABASE_URL.",
+        description="JDBC URL executors read PostgreSQL with (and write the stored rankings to its"
+        " host, port and database); unset: derived from DATABASE_URL.",
     )
 
     @field_validator("database_url")

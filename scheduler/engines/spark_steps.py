@@ -11,10 +11,12 @@ What runs where (docs/scaling.md):
 - item_weights: likes per movie and the Gram matrix of the most-liked movies, a dense block per
   partition (scheduler/item_model.py gram) summed by the driver, which does the EASE solve;
 - user_recommendations: each partition ranks its users with scheduler/user_lists.py rank_users
-  (the item weights broadcast), the driver COPYs the lists.
+  (the item weights broadcast) and COPYs their lists into a staging table on its own
+  connection; the run's transaction checks the counts and attaches that table as the version's
+  partition, so the driver never holds the lists (at 1B ratings: ~650M entries).
 The numpy functions are the in-process engine's own, so the two engines share one definition of
-every model; tests/scheduler/test_spark_engine.py checks they agree. Results go back by COPY in
-the run's transaction (same version, lock, run record and activation as the local engine).
+every model; tests/scheduler/test_spark_engine.py checks they agree. Everything else goes back by
+COPY in the run's transaction (same version, lock, run record and activation as the local engine).
 
 Snapshot: the ratings are read by other connections than the run's, so the stored rankings carry
 the snapshot taken just *before* the read: a change committed during the read then counts as

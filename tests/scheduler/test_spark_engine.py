@@ -316,3 +316,14 @@ def test_a_master_url_spark_cannot_parse_fails_the_run_in_one_line(
     with pytest.raises(_spark_error()):
         _spark_run(synth_db_url, k=5, spark_master="nonsense://nowhere")
     _assert_failed_and_version_1_serves(synth_db_url, "Spark session start failed:")
+
+
+def test_executors_write_where_they_read_with_the_database_urls_credentials() -> None:
+    from scheduler.engines.spark_session import executor_database_url
+
+    url = "postgresql+psycopg://app:s%40cret@db:5432/movies?sslmode=require"
+    assert executor_database_url(url, None) == "postgresql://app:s%40cret@db:5432/movies?sslmode=require"
+    moved = executor_database_url(url, "jdbc:postgresql://db.internal:6432/movies?sslmode=verify-full&x=1")
+    assert moved == "postgresql://app:s%40cret@db.internal:6432/movies?sslmode=verify-full"
+    with pytest.raises(Exception, match="must start with jdbc:postgresql://"):
+        executor_database_url(url, "postgresql://db.internal/movies")
