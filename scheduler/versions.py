@@ -173,9 +173,12 @@ def copy_partition(
     attach_partition(conn, table, version, part)
 
 
-def create_for_version(conn: Connection, table: str, version: int, name: str) -> None:
-    """A plain table `name` like `table`, for `version`'s rows only, to fill and then attach."""
-    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS)"))
+def create_for_version(conn: Connection, table: str, version: int, name: str, indexes: bool = False) -> None:
+    """A plain table `name` like `table`, for `version`'s rows only, to fill and then attach.
+    Without `indexes` the attach builds them (faster after a bulk COPY); with them, rows can be
+    looked up while it fills, and the attach adopts them."""
+    like = "INCLUDING DEFAULTS INCLUDING INDEXES" if indexes else "INCLUDING DEFAULTS"
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} {like})"))
     conn.execute(text(f"ALTER TABLE {name} ADD CHECK (version = {int(version)})"))  # attach skips its scan
 
 
@@ -184,6 +187,10 @@ def attach_partition(conn: Connection, table: str, version: int, filled: str) ->
     part = partition_name(table, version)
     if filled != part:
         conn.execute(text(f"ALTER TABLE {filled} RENAME TO {part}"))
+        # the names they would have had if made under `part` (the key: only with indexes)
+        check = "RENAME CONSTRAINT {}_version_check TO {}_version_check"
+        conn.execute(text(f"ALTER TABLE {part} " + check.format(filled, part)))
+        conn.execute(text(f"ALTER INDEX IF EXISTS {filled}_pkey RENAME TO {part}_pkey"))
     conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {part} FOR VALUES IN ({int(version)})"))
     # No ANALYZE here: inside the write transaction it let concurrent readers see a partial
     # version (tests/scheduler/test_recluster_concurrency.py caught it); autovacuum analyzes later.

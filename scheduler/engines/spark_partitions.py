@@ -133,7 +133,10 @@ def write_lists(target: ListsTarget, users: np.ndarray, columns: list[Column]) -
     task Spark runs again writes the same rows once)."""
     with psycopg.connect(target.url, application_name="cinecluster-spark-executor", connect_timeout=10) as pg:
         pg.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, int(users.min())))
-        pg.execute(f"DELETE FROM {target.table} WHERE user_id = ANY(%s)", (users.tolist(),))
+        pg.execute(
+            f"DELETE FROM {target.table} WHERE version = %s AND user_id = ANY(%s)",
+            (target.version, users.tolist()),
+        )
         copy_with(pg, target.table, LIST_COLUMNS, columns)
 
 

@@ -219,7 +219,8 @@ class SparkRun:
         self._staged_on = conn.engine
         self.drop_staged(conn.engine)
         with conn.engine.begin() as side:
-            create_for_version(side, "user_recommendations", version, staging)
+            # with the key: each task's DELETE is a lookup, and a duplicate row cannot get in
+            create_for_version(side, "user_recommendations", version, staging, indexes=True)
         target = parts.ListsTarget(self.executor_url, staging, version)
         with spark_errors("user rankings"):
             shared = self.spark.sparkContext.broadcast(

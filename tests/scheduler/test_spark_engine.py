@@ -162,6 +162,14 @@ def assert_same_version(url: str, local: int, spark: int) -> None:
         assert (a.user_id, a.movie_ids, a.source_ids) == (b.user_id, b.movie_ids, b.source_ids)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-12)
         np.testing.assert_allclose(a.cluster_shares, b.cluster_shares, rtol=1e-12)
+    # the executors' staging table became the version's partition, named as in process
+    names = (
+        "SELECT conname AS name FROM pg_constraint WHERE conrelid = to_regclass(:t)"
+        " UNION ALL SELECT indexname FROM pg_indexes WHERE tablename = :t ORDER BY 1"
+    )
+    part = f"user_recommendations_v{spark}"
+    found = {r.name for r in _rows(url, names, t=part)}
+    assert {f"{part}_pkey", f"{part}_version_check"} <= found and not any("spark" in n for n in found)
     metrics = "SELECT metrics FROM model_versions WHERE version = :v"
     holdout = [of(metrics, v)[0].metrics["holdout"] for v in (local, spark)]
     assert holdout[0] == holdout[1]
