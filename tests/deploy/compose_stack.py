@@ -4,6 +4,7 @@ Everything here talks to the local Docker daemon and to ports published on 127.0
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,10 +28,26 @@ TOOLS = {"dockerd": "docker.io", "docker-compose": "docker-compose", "debootstra
 PYTHON_IMAGE = "python:3.11-slim"  # deploy/build-standin-images.sh's tags
 POSTGRES_IMAGE = "postgres:15"
 PROJECT_IMAGE = "cinecluster:compose-test"
+ENV_EXAMPLE = ROOT / ".env.example"
 # Variables passed through from the caller's environment to docker and compose; nothing else.
 PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH")
 # The two Compose implementations the compose file is written for.
 COMPOSE_COMMANDS = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+
+
+def spark_env_lines() -> tuple[str, ...]:
+    """The lines .env.example gives, commented out, for switching to the profile `spark`: the
+    `# NAME=value` lines right after its "# Spark" comment, uncommented."""
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Spark"))
+    found = []
+    for line in lines[start + 1 :]:
+        assignment = re.fullmatch(r"# ?([A-Z][A-Z0-9_]*=.*)", line)
+        if assignment:
+            found.append(assignment.group(1))
+        elif found or not line.startswith("#"):
+            break
+    return tuple(found)
 
 
 def is_root() -> bool:
