@@ -7,8 +7,9 @@
 #   spark    runtime plus the spark extra (pyspark, pyarrow), a Java runtime and PostgreSQL's JDBC
 #            driver: the scheduler as Spark driver, and the compose profile `spark`'s master and
 #            worker (docs/deploy.md, "Spark")
-# The spark stages come after runtime: Docker's classic builder (docker-compose 1.29) builds every
-# stage above the target, so the default target never builds them.
+# The spark stages come after runtime: Docker's classic builder (docker-compose 1.29's) builds every
+# stage above the target, so `--target runtime` (the compose file's default) never builds them.
+# BuildKit builds only the stages the target needs.
 
 # The base image: the official one by default; any Debian-like Python 3.11+ image with `python -m venv`
 # works (docker build --build-arg PYTHON_IMAGE=python:3.11-slim; deploy/ builds a local stand-in).
