@@ -4,6 +4,7 @@ Everything here talks to the local Docker daemon and to ports published on 127.0
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,35 @@ TOOLS = {"dockerd": "docker.io", "docker-compose": "docker-compose", "debootstra
 PYTHON_IMAGE = "python:3.11-slim"  # deploy/build-standin-images.sh's tags
 POSTGRES_IMAGE = "postgres:15"
 PROJECT_IMAGE = "cinecluster:compose-test"
+ENV_EXAMPLE = ROOT / ".env.example"
 # Variables passed through from the caller's environment to docker and compose; nothing else.
 PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH")
 # The two Compose implementations the compose file is written for.
 COMPOSE_COMMANDS = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+
+
+@dataclass
+class Machine:
+    """What the compose tests share (conftest.py's `machine`): a work folder, and the images a
+    test built already (by tag), so the next one does not build them again."""
+
+    work_dir: Path
+    built: set[str] = field(default_factory=set)
+
+
+def spark_env_lines() -> tuple[str, ...]:
+    """The lines .env.example gives, commented out, for switching to the profile `spark`: the
+    `# NAME=value` lines right after its "# Spark" comment, uncommented."""
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Spark"))
+    found = []
+    for line in lines[start + 1 :]:
+        assignment = re.fullmatch(r"# ?([A-Z][A-Z0-9_]*=.*)", line)
+        if assignment:
+            found.append(assignment.group(1))
+        elif found or not line.startswith("#"):
+            break
+    return tuple(found)
 
 
 def is_root() -> bool:
@@ -83,10 +110,12 @@ def ensure_compose_v2() -> None:
 
 
 def fill_wheelhouse(log_dir: Path) -> subprocess.Popen[bytes]:
-    """`pip wheel` the project's dependencies and build backend into deploy/wheelhouse/, in the
-    background, with this machine's pip (its cache and configured indexes: what the CI virtualenv
-    was installed from), so the image build installs them without downloading."""
-    argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(WHEELHOUSE), str(ROOT)]
+    """`pip wheel` the project's dependencies, the spark extra's (for the `spark` target) and the
+    build backend into deploy/wheelhouse/, in the background, with this machine's pip (its cache
+    and configured indexes: what the CI virtualenv was installed from, pyspark's wheel built from
+    its sdist included), so the image builds install them without downloading."""
+    project = f"{ROOT}[spark]"
+    argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(WHEELHOUSE), project]
     with open(log_dir / "wheelhouse.log", "wb") as log:
         return subprocess.Popen([*argv, "setuptools>=68"], stdout=log, stderr=subprocess.STDOUT)
 
@@ -191,14 +220,21 @@ def free_port() -> int:
 class ComposeProject:
     """`docker compose -p NAME -f docker-compose.yml ...` with a fixed, explicit environment.
 
-    An empty env file stands in for the checkout's .env, so a developer's own settings never
-    leak into the test.
+    An env file of the test's own (empty, or the given lines) stands in for the checkout's .env,
+    so a developer's own settings never leak into the test.
     """
 
-    def __init__(self, command: list[str], name: str, variables: dict[str, str], work_dir: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        name: str,
+        variables: dict[str, str],
+        work_dir: Path,
+        env_file_lines: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         env_file = work_dir / f"{name}.env"
-        env_file.write_text("", encoding="utf-8")
+        env_file.write_text("".join(f"{line}\n" for line in env_file_lines), encoding="utf-8")
         self.base = [
             *command,
             "--project-name",

@@ -12,7 +12,6 @@ also when it fails.
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,56 +21,18 @@ from compose_stack import (
     PROJECT_IMAGE,
     PYTHON_IMAGE,
     ComposeProject,
-    build_standin_images,
+    Machine,
     compose_command,
-    docker_daemon,
-    empty_wheelhouse,
-    ensure_compose_v2,
-    ensure_tools,
-    fill_wheelhouse,
-    finish,
     free_port,
     wait_for,
-    wheelhouse_ready,
 )
 
 pytestmark = pytest.mark.compose
 
 TOKEN = "compose-test-token"
+# scheduler/engines/__init__.py's one line, when the image has no spark extra
+SPARK_EXTRA_MISSING = "error: --engine spark needs the spark extra: pip install 'cinecluster[spark]'"
 ML_LATEST_SMALL_RATINGS = 100_836
-
-
-@dataclass
-class Machine:
-    work_dir: Path
-    image_built: bool = False
-
-
-@pytest.fixture(scope="module")
-def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
-    """Tools installed, a Docker daemon answering, the stand-in base images built, the wheels for
-    the project's image in deploy/wheelhouse/.
-
-    The slow parts overlap: the wheels and (on a machine without Docker) the stand-ins'
-    debootstrap are made while apt-get installs the tools.
-    """
-    work_dir = tmp_path_factory.mktemp("compose")
-    wheels = fill_wheelhouse(work_dir)
-    rootfs = None
-    try:
-        rootfs = ensure_tools(work_dir)
-        ensure_compose_v2()
-        with docker_daemon(work_dir):
-            finish(rootfs, "build-standin-images.sh --rootfs", work_dir / "rootfs.log")
-            build_standin_images()
-            wheelhouse_ready(wheels, work_dir / "wheelhouse.log")
-            yield Machine(work_dir)
-    finally:
-        for process in (wheels, rootfs):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
-        empty_wheelhouse()
 
 
 @pytest.fixture(scope="module", params=["v2", "v1"])
@@ -102,9 +63,9 @@ def stack(request: pytest.FixtureRequest, machine: Machine, sample_data: Path) -
         work_dir,
     )
     try:
-        if not machine.image_built:
+        if PROJECT_IMAGE not in machine.built:
             project.run("build", timeout_s=1800)
-            machine.image_built = True
+            machine.built.add(PROJECT_IMAGE)
         yield project
     finally:
         (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
@@ -144,6 +105,11 @@ def test_compose_stack_end_to_end(stack: ComposeProject) -> None:
     assert f"{ML_LATEST_SMALL_RATINGS:,}" in loaded.stdout, loaded.stdout
     stack.run("exec", "-T", "scheduler", "cinecluster", "recluster", timeout_s=900)
     stack.wait_healthy("api", timeout_s=300)
+    # The Spark engine asked of this image (no spark extra: the build target `runtime`): one line.
+    spark_engine = ("-e", "CINECLUSTER_RECLUSTER_ENGINE=spark")
+    refused = stack.run("exec", "-T", *spark_engine, "scheduler", "cinecluster", "recluster", check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith(SPARK_EXTRA_MISSING) and refused.stderr.count("\n") == 1, refused.stderr
 
     ready = client.get("/readyz")
     assert ready.status_code == 200

@@ -1,4 +1,5 @@
-"""docker-compose.yml, Dockerfile and docs/deploy.md agree with the code (test_compose.py runs them).
+"""docker-compose.yml, Dockerfile and docs/deploy.md agree with the code (test_compose.py and
+test_compose_spark.py run them).
 
 Every `cinecluster ...` command they run must exist in the CLI with the options given, every
 environment variable set for our containers must be one the Settings class reads, and every
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from compose_stack import spark_env_lines
 
 from cinecluster.cli import app as cli_app
 from cinecluster.settings import Settings, normalize_database_url
@@ -30,6 +32,24 @@ POSTGRES_IMAGE_VARS = {
     "POSTGRES_INITDB_WALDIR",
     "POSTGRES_HOST_AUTH_METHOD",
     "PGDATA",
+}
+# Variables Spark's standalone master and worker read (Spark's "Spark Standalone Mode" page).
+SPARK_DAEMON_VARS = {
+    "SPARK_MASTER_HOST",
+    "SPARK_MASTER_PORT",
+    "SPARK_MASTER_WEBUI_PORT",
+    "SPARK_MASTER_OPTS",
+    "SPARK_LOCAL_IP",
+    "SPARK_LOCAL_DIRS",
+    "SPARK_PUBLIC_DNS",
+    "SPARK_WORKER_CORES",
+    "SPARK_WORKER_MEMORY",
+    "SPARK_WORKER_PORT",
+    "SPARK_WORKER_WEBUI_PORT",
+    "SPARK_WORKER_DIR",
+    "SPARK_WORKER_OPTS",
+    "SPARK_DAEMON_MEMORY",
+    "SPARK_DAEMON_JAVA_OPTS",
 }
 
 
@@ -78,9 +98,22 @@ def resolve(argv: list[str]) -> Any:
     return command
 
 
+def spark_services() -> dict[str, dict[str, Any]]:
+    """The profile `spark`: Spark's master and worker, from the Dockerfile's spark target."""
+    return {name: s for name, s in SERVICES.items() if "spark" in s.get("profiles", [])}
+
+
 def app_services() -> dict[str, dict[str, Any]]:
-    """The services running our image (the ones built from the Dockerfile)."""
-    return {name: s for name, s in SERVICES.items() if "build" in s}
+    """The services running cinecluster (built from the Dockerfile, not Spark's daemons)."""
+    return {name: s for name, s in SERVICES.items() if "build" in s and name not in spark_services()}
+
+
+def dockerfile_stages() -> list[tuple[str, str | None]]:
+    """(base, stage name or None) of each FROM line of the Dockerfile, in order."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    return [
+        (m.group(1), m.group(2)) for m in re.finditer(r"^FROM (\S+)(?: AS (\S+))?$", dockerfile, re.M | re.I)
+    ]
 
 
 def interpolate(value: str) -> str:
@@ -118,7 +151,11 @@ def test_expected_commands() -> None:
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_environment_is_read_by_settings_or_postgres(service: str) -> None:
     environment = SERVICES[service].get("environment", {})
-    allowed = POSTGRES_IMAGE_VARS if service == "postgres" else settings_env_names()
+    allowed = settings_env_names()
+    if service == "postgres":
+        allowed = POSTGRES_IMAGE_VARS
+    elif service in spark_services():
+        allowed = SPARK_DAEMON_VARS
     assert set(environment) <= allowed, set(environment) - allowed
     if "DATABASE_URL" in environment:
         normalize_database_url(interpolate(environment["DATABASE_URL"]))  # raises if malformed
@@ -132,6 +169,11 @@ def test_env_example_holds_only_used_names_and_no_secrets() -> None:
         assert "${" + name in compose_text, f".env.example sets {name}, which the compose file never uses"
         if name in {"POSTGRES_PASSWORD", "CINECLUSTER_ADMIN_TOKEN"}:
             assert value in {"", "change-me"}, f"{name} in .env.example must be a placeholder"
+    # the commented-out examples too (COMPOSE_*: Compose's own variables)
+    for line in lines:
+        example = re.fullmatch(r"# ?([A-Z][A-Z0-9_]*)=.*", line)
+        if example and not example.group(1).startswith("COMPOSE_"):
+            assert "${" + example.group(1) in compose_text, f".env.example: {line}, never used"
 
 
 def test_base_images_are_parameters_defaulting_to_the_official_images() -> None:
@@ -139,9 +181,11 @@ def test_base_images_are_parameters_defaulting_to_the_official_images() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     arg = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M)
     assert arg and arg.group(1).startswith("python:3.")
-    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["${PYTHON_IMAGE}"] * 2
+    stages = dockerfile_stages()
+    for i, (base, _) in enumerate(stages):  # every stage starts from the base image or an earlier stage
+        assert base == "${PYTHON_IMAGE}" or base in {name for _, name in stages[:i]}, base
     assert not dockerfile.startswith("# syntax="), "a syntax line makes BuildKit pull a frontend image"
-    for service in app_services().values():
+    for service in [*app_services().values(), *spark_services().values()]:
         assert interpolate(service["build"]["args"]["PYTHON_IMAGE"]) == arg.group(1)
     assert SERVICES["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
 
@@ -201,3 +245,66 @@ def test_deploy_doc_commands_exist_in_the_cli() -> None:
     assert len(commands) >= 5
     for argv in commands:
         resolve(argv)
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_docker_build_without_a_target_gives_the_runtime_image() -> None:
+    """`docker build .` and the compose file's default target give the plain image; the spark
+    stages come after runtime, since Docker's classic builder (docker-compose 1.29) builds every
+    stage above the target."""
+    stages = dockerfile_stages()
+    names = [name for _, name in stages]
+    assert stages[-1][0] == "runtime" or names[-1] == "runtime", "the last stage is the default image"
+    before_runtime = names[: names.index("runtime")]
+    assert "spark" in names[names.index("runtime") :]
+    assert not [name for name in before_runtime if name and "spark" in name]
+    assert {interpolate(s["build"]["target"]) for s in app_services().values()} == {"runtime"}
+
+
+def test_spark_profile_is_a_master_and_a_worker_of_the_spark_image() -> None:
+    spark = spark_services()
+    assert set(spark) == {"spark-master", "spark-worker"}
+    for service in spark.values():
+        assert service["profiles"] == ["spark"]
+        assert service["build"]["target"] == "spark"
+        assert service["image"].startswith("${CINECLUSTER_SPARK_IMAGE:-")
+    master, worker = spark["spark-master"], spark["spark-worker"]
+    assert master["command"][:2] == ["spark-class", "org.apache.spark.deploy.master.Master"]
+    assert worker["command"][:2] == ["spark-class", "org.apache.spark.deploy.worker.Worker"]
+    host, port = option(master["command"], "--host"), option(master["command"], "--port")
+    assert (host, worker["command"][-1]) == ("spark-master", f"spark://spark-master:{port}")
+    assert "healthcheck" in master
+    assert worker["depends_on"]["spark-master"]["condition"] == "service_healthy"
+    # anyone reaching the master's port can run code on the workers: never published
+    published = [interpolate(p) for s in spark.values() for p in s.get("ports", [])]
+    assert not [p for p in published if p.endswith(f":{port}")], published
+    # without the profile, nothing waits for it
+    for name, service in SERVICES.items():
+        if name not in spark:
+            assert not set(service.get("depends_on", {})) & set(spark), name
+
+
+def test_env_example_spark_lines_point_the_scheduler_at_the_profile() -> None:
+    """The lines .env.example and docs/deploy.md give for Spark (test_compose_spark.py runs them)."""
+    lines = spark_env_lines()
+    values = dict(line.split("=", 1) for line in lines)
+    worker = SERVICES["spark-worker"]["command"]
+    assert values == {
+        "COMPOSE_PROFILES": "spark",
+        "CINECLUSTER_BUILD_TARGET": "spark",
+        "CINECLUSTER_RECLUSTER_ENGINE": "spark",
+        "CINECLUSTER_SPARK_MASTER": worker[-1],
+    }
+    scheduler = SERVICES["scheduler"]["environment"]
+    spark_settings = ("MASTER", "CONF", "PARTITIONS", "JDBC_URL")
+    for name in ["CINECLUSTER_RECLUSTER_ENGINE", *(f"CINECLUSTER_SPARK_{n}" for n in spark_settings)]:
+        assert scheduler[name] == "${" + name + ":-}", "unset: the Settings default (in-process engine)"
+    Settings(recluster_engine=values["CINECLUSTER_RECLUSTER_ENGINE"])  # a valid engine name
+    example = re.search(r"^# ?CINECLUSTER_SPARK_CONF=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+    assert example and isinstance(json.loads(example.group(1)), dict)
+    deploy = (ROOT / "docs/deploy.md").read_text(encoding="utf-8")
+    for line in lines:
+        assert line in deploy, f"docs/deploy.md does not give {line}"
