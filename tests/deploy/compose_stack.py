@@ -288,3 +288,17 @@ class ComposeProject:
             "exec", "-T", "postgres", "psql", "-U", "cinecluster", "-d", "cinecluster", "-Atc", sql
         )
         return done.stdout.strip()
+
+
+@contextmanager
+def built_project(project: ComposeProject, machine: Machine, image: str, work_dir: Path) -> Iterator[None]:
+    """`build` when no test built `image` yet; at the end the project's logs go to
+    work_dir/compose.log and `down -v` removes its containers and volumes, also on failure."""
+    try:
+        if image not in machine.built:
+            project.run("build", timeout_s=1800)
+            machine.built.add(image)
+        yield
+    finally:
+        (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
+        project.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)

@@ -22,6 +22,7 @@ from compose_stack import (
     PYTHON_IMAGE,
     ComposeProject,
     Machine,
+    built_project,
     compose_command,
     free_port,
     wait_for,
@@ -62,14 +63,8 @@ def stack(request: pytest.FixtureRequest, machine: Machine, sample_data: Path) -
         },
         work_dir,
     )
-    try:
-        if PROJECT_IMAGE not in machine.built:
-            project.run("build", timeout_s=1800)
-            machine.built.add(PROJECT_IMAGE)
+    with built_project(project, machine, PROJECT_IMAGE, work_dir):
         yield project
-    finally:
-        (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
-        project.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
 
 
 def api(stack: ComposeProject) -> httpx.Client:

@@ -3,9 +3,10 @@
 Marked `compose` (`pytest -m compose`), on the machine conftest.py sets up (tools, dockerd, stand-in
 images, wheels). With Compose v2 only, in a project of its own: the `.env` lines docs/deploy.md
 gives for Spark (taken from .env.example, uncommented) as the project's env file, the spark image
-built (`build`: the app services and the master and worker), `up -d`, ml-latest-small loaded, and
-one `cinecluster recluster` in the scheduler container whose executors run on the worker
-container. `down -v` removes everything at the end, also when it fails.
+built (`build`: the app services and the master and worker), the database and the Spark cluster
+up, ml-latest-small loaded, then the API and the scheduler up, and the scheduler's own first run
+(no model yet) on Spark, whose executors run in the worker container and write the stored
+rankings from there. `down -v` removes everything at the end, also when it fails.
 """
 
 import json
@@ -21,6 +22,7 @@ from compose_stack import (
     PYTHON_IMAGE,
     ComposeProject,
     Machine,
+    built_project,
     compose_command,
     free_port,
     spark_env_lines,
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.compose
 
 SPARK_IMAGE = "cinecluster-spark:compose-test"
 APP_NAME = "cinecluster-recluster"  # scheduler/engines/spark_session.py
+ML_LATEST_SMALL_RATINGS = 100_836
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +60,8 @@ def spark_stack(machine: Machine, sample_data: Path) -> Iterator[ComposeProject]
         work_dir,
         env_file_lines=lines,
     )
-    try:
-        if SPARK_IMAGE not in machine.built:
-            project.run("build", timeout_s=1800)
-            machine.built.add(SPARK_IMAGE)
+    with built_project(project, machine, SPARK_IMAGE, work_dir):
         yield project
-    finally:
-        (work_dir / "compose.log").write_text(project.logs(), encoding="utf-8")
-        project.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
 
 
 def master_status(stack: ComposeProject) -> dict[str, Any]:
@@ -98,7 +95,9 @@ def test_spark_profile_runs_the_recluster_on_the_worker(spark_stack: ComposeProj
     stack = spark_stack
     environment = dict(line.split("=", 1) for line in spark_env_lines())
     assert environment["COMPOSE_PROFILES"] == "spark", "the documented lines switch the profile on"
-    stack.run("up", "-d", timeout_s=600)
+    # The database and the Spark cluster first, then the data: the scheduler, started last,
+    # finds no model and makes the first one by itself, on Spark (the engine from .env).
+    stack.run("up", "-d", "postgres", "spark-master", "spark-worker", timeout_s=600)
     stack.wait_healthy("postgres", "spark-master", timeout_s=180)
     status = wait_for(
         lambda: (s := master_status(stack)).get("aliveworkers", 0) >= 1 and s,
@@ -106,21 +105,21 @@ def test_spark_profile_runs_the_recluster_on_the_worker(spark_stack: ComposeProj
         180,
     )
     assert status["url"] == environment["CINECLUSTER_SPARK_MASTER"]
-
-    # The scheduler's start-up run (no model yet) on the empty database: it fails with one line
-    # ("load data first"), and must be over before the run below can take the lock.
-    wait_for(lambda: finished_runs(stack) >= 1, "the scheduler's start-up run to finish", 300, 1)
-    first = stack.psql("SELECT status, error FROM recluster_runs ORDER BY run_id LIMIT 1")
-    assert first.startswith("failed|") and "load data first" in first, first
-    stack.run("--profile", "load", "run", "--rm", "load", timeout_s=900)
-
-    # One run, the engine and master from the environment (.env), as the weekly one would.
-    stack.run("exec", "-T", "scheduler", "cinecluster", "recluster", timeout_s=900)
+    loaded = stack.run("--profile", "load", "run", "--rm", "load", timeout_s=900)  # migrate runs first
+    assert f"{ML_LATEST_SMALL_RATINGS:,}" in loaded.stdout, loaded.stdout
+    stack.run("up", "-d", timeout_s=600)
+    wait_for(lambda: finished_runs(stack) >= 1, "the scheduler's start-up run to finish", 900, 2)
+    run = stack.psql("SELECT trigger, status, coalesce(error, '') FROM recluster_runs ORDER BY run_id")
+    assert run.splitlines() == ["cron|succeeded|"], run  # the start-up run is the scheduled job
     engine = stack.psql(
         "SELECT metrics->'engine'->>'name', metrics->'engine'->>'master' FROM model_versions"
         " ORDER BY version DESC LIMIT 1"
     )
     assert engine == f"spark|{environment['CINECLUSTER_SPARK_MASTER']}"
+    # the stored rankings came from the executors' staging table, now the version's partition
+    lists = stack.psql("SELECT count(*) FROM user_recommendations WHERE version = 1")
+    assert int(lists) > 0
+    assert stack.psql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'spark_lists%'") == "0"
 
     # It was an application of the master whose executors ran on the worker (not local mode).
     completed = [app for app in master_status(stack)["completedapps"] if app["name"] == APP_NAME]
