@@ -66,9 +66,6 @@ STAGED_LISTS = "spark_lists_v"
 _STAGED_TABLES = text(
     "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE :p"
 )
-_STAGED_TABLES = text(
-    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE :p"
-)
 
 
 class SparkRun:
