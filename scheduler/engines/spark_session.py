@@ -21,6 +21,8 @@ from cinecluster.settings import Settings
 
 JDBC_DRIVER = "org.postgresql.Driver"
 APP_NAME = "cinecluster-recluster"
+# what the executors' connections keep of a URL's query (JDBC and libpq spell them alike)
+SSL_PARAMETERS = ("sslmode", "sslrootcert")
 
 _current: tuple[SparkSession, tuple[object, ...]] | None = None
 # the executors' Python unless spark.pyspark.python says otherwise: as this process was started
@@ -81,7 +83,7 @@ def jdbc_target(database_url: str, override: str | None) -> tuple[str, dict[str,
             "the Spark engine reads PostgreSQL over TCP (JDBC), but DATABASE_URL names a Unix socket;"
             " set CINECLUSTER_SPARK_JDBC_URL (e.g. jdbc:postgresql://db-host:5432/cinecluster)"
         )
-    ssl = {k: str(v) for k, v in url.query.items() if k in ("sslmode", "sslrootcert")}
+    ssl = {k: str(v) for k, v in url.query.items() if k in SSL_PARAMETERS}
     query = "?" + "&".join(f"{k}={v}" for k, v in ssl.items()) if ssl else ""
     return f"jdbc:postgresql://{host}:{url.port or 5432}/{url.database or ''}{query}", properties
 
@@ -98,7 +100,7 @@ def executor_database_url(database_url: str, jdbc_override: str | None) -> str:
             f"CINECLUSTER_SPARK_JDBC_URL must start with jdbc:postgresql://, not {jdbc_override!r}"
         )
     target = make_url(jdbc_override.removeprefix("jdbc:"))
-    ssl = {k: v for k, v in target.query.items() if k in ("sslmode", "sslrootcert")}
+    ssl = {k: v for k, v in target.query.items() if k in SSL_PARAMETERS}
     return url.set(host=target.host, port=target.port, database=target.database, query=ssl).render_as_string(
         hide_password=False
     )
