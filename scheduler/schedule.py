@@ -280,13 +280,18 @@ def run_scheduler(engine: Engine, cron: str) -> None:
     scheduler = service.scheduler
     stopping = threading.Event()
 
+    def leave_loop() -> None:
+        service.watcher.stop()
+        with contextlib.suppress(SchedulerNotRunningError):  # signal before start()
+            scheduler.shutdown(wait=False)  # leaves the blocking loop; start() returns
+
     def stop(signum: int, _frame: object) -> None:
         if not stopping.is_set():
             stopping.set()
             log.info("signal %s: shutting down", signal.Signals(signum).name)
-            service.watcher.stop()
-            with contextlib.suppress(SchedulerNotRunningError):  # signal before start()
-                scheduler.shutdown(wait=False)  # leaves the blocking loop; start() returns
+            # Not in the handler itself: it runs in the main thread, which may hold the lock of
+            # the scheduler's wake-up Event (inside its wait) that shutdown() takes: a deadlock.
+            threading.Thread(target=leave_loop, name="scheduler-shutdown").start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
