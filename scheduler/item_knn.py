@@ -22,18 +22,18 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
-from cinecluster.ranking import PROFILE_CAP, TOP_N, W_AFFINITY, W_POPULARITY
+from ranking import TOP_N
+from ranking.liked import liked_sql
 from scheduler.versions import copy_partition
 
 TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_per_user)
 BLOCK_PRODUCTS = 20_000_000  # multiply-adds per block: bounds a block's nonzeros (~16 bytes each)
 
-# "Liked", shared with the API's SQL (service/recommenders): the same rule on both sides.
-LIKED_SQL = """
+LIKED_SQL = f"""
     SELECT r.user_id, r.movie_id, floor(extract(epoch FROM r.ts))::int8 AS ts
     FROM ratings r
     JOIN (SELECT user_id, avg(rating) AS mean FROM ratings GROUP BY user_id) u USING (user_id)
-    WHERE r.rating >= 4 OR r.rating >= u.mean
+    WHERE {liked_sql("r.rating", "u.mean")}
 """
 _LIKED_ROW = np.dtype([("user", ">i4"), ("movie", ">i4"), ("ts", ">i8")])
 
@@ -228,49 +228,3 @@ def log_popularity(conn: Connection, ids: np.ndarray) -> np.ndarray:
         movie_id = np.array([r.movie_id for r in rows], dtype=np.int64)
         values[np.searchsorted(ids, movie_id)] = [r.log_pop for r in rows]
     return values
-
-
-def rank_for_profiles(
-    profiles: list[np.ndarray],
-    seen: list[np.ndarray],
-    similar: sp.csr_matrix,
-    labels: np.ndarray,
-    rating_counts: np.ndarray,
-    k: int,
-) -> list[np.ndarray]:
-    """The API's item-table ranking in numpy (movie indices), for the recluster holdout.
-
-    profiles[i]: user i's liked movie indices in time order (the latest PROFILE_CAP are used);
-    seen[i]: every movie index user i rated (excluded). Mirrors the SQL in
-    service/recommenders/weighted.py over `similar` (item weights or co-rating cosines),
-    including the popularity fallback.
-    """
-    n_movies = similar.shape[0]
-    n_clusters = int(labels.max()) + 1 if len(labels) else 1
-    log_pop = np.log1p(rating_counts)
-    lists: list[np.ndarray] = []
-    for liked, rated in zip(profiles, seen, strict=True):
-        recent = liked[-PROFILE_CAP:]
-        profile = np.zeros(n_movies)
-        profile[recent] = 1.0
-        sim = similar.T @ profile
-        candidate = sim > 0
-        candidate[rated] = False
-        share = np.bincount(labels[recent], minlength=n_clusters) / max(len(recent), 1)
-        score = np.full(n_movies, -np.inf)
-        if candidate.any():
-            pop_max = log_pop[candidate].max() or 1.0
-            score[candidate] = (
-                sim[candidate] / sim[candidate].max()
-                + W_AFFINITY * share[labels[candidate]]
-                + W_POPULARITY * log_pop[candidate] / pop_max
-            )
-        order = np.lexsort((np.arange(n_movies), -score))
-        top = order[:k][np.isfinite(score[order[:k]])]
-        if len(top) < k:  # fallback: most rated, unseen, not a candidate
-            rest = ~candidate
-            rest[rated] = False
-            by_pop = np.lexsort((np.arange(n_movies), -rating_counts))
-            top = np.r_[top, by_pop[rest[by_pop]][: k - len(top)]]
-        lists.append(top)
-    return lists

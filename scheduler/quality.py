@@ -4,13 +4,13 @@ The holdout: a fixed sample of users (the same users every run, by a hash of the
 min(HOLDOUT_USERS, 10% of users)) has the latest 20% of its ratings hidden, exactly as in the
 offline protocol (evaluation/split.py). Their hidden *liked* pairs are left out of the
 co-rating table and of the item model (scheduler/item_model.py) this version serves, so the
-scores below never saw them. The sample's lists are ranked in numpy with the API's formula
-(scheduler/item_knn.py: liked profile, cluster boost, popularity) over the item model's
-weights, and NDCG@10 (relevant = hidden rating >= 4) goes to model_versions.metrics.
+scores below never saw them. The sample's lists are ranked from their training ratings by the
+one ranking (ranking/users.py, with the popular movies after the candidates, as the API) over
+the item model's weights, and NDCG@10 (relevant = hidden rating >= 4) goes to
+model_versions.metrics.
 Cluster features and popularity counts still include the hidden ratings: a small, constant
 optimism, so compare the number between versions and use `cinecluster evaluate` for the
-protocol's exact figure. Extra cost: the sample's ratings (one indexed query) and a
-(64 users x movies) score block at a time.
+protocol's exact figure. Extra cost: the sample's ratings (one indexed query) and their ranking.
 """
 
 import time
@@ -25,12 +25,12 @@ from sqlalchemy.types import Integer
 
 from evaluation.metrics import score_lists
 from evaluation.split import temporal_split
+from ranking.users import Ranker, ratings_from, top_with_popular
 from scheduler.item_knn import (
     fetch_liked,
     latest_per_user,
     liked_matrix,
     log_popularity,
-    rank_for_profiles,
     top_neighbours,
     write_item_neighbours,
 )
@@ -39,7 +39,6 @@ from scheduler.versions import WriteContext
 HOLDOUT_USERS = 500
 HOLDOUT = 0.2
 K = 10
-USER_BLOCK = 64
 
 SAMPLE_RATINGS = text(
     """
@@ -58,6 +57,7 @@ class SampleRatings:
     user: np.ndarray
     movie: np.ndarray
     rating: np.ndarray
+    seconds: np.ndarray  # time of the rating, seconds since the epoch
     test: np.ndarray
 
 
@@ -112,30 +112,30 @@ def _sample_ratings(conn: Connection, sample: np.ndarray, ids: np.ndarray) -> Sa
     user, movie_id, stamp = (np.array([r[i] for r in rows], dtype=np.int64) for i in (0, 1, 3))
     rating = np.array([r.rating for r in rows], dtype=np.float64)
     test = temporal_split(user, movie_id, stamp, HOLDOUT) if rows else np.zeros(0, dtype=bool)
-    return SampleRatings(user, np.searchsorted(ids, movie_id), rating, test)
+    return SampleRatings(user, np.searchsorted(ids, movie_id), rating, stamp, test)
 
 
 def _holdout(
-    conn: Connection, sample: SampleRatings, similar: sp.csr_matrix, context: WriteContext
+    conn: Connection, sample: SampleRatings, weights: sp.csr_matrix, context: WriteContext
 ) -> dict[str, Any]:
-    n_movies = similar.shape[0]
+    ids = context.features.movie_ids
+    n_movies = weights.shape[0]
     counts = np.array([r.rating_count for r in conn.execute(POPULARITY)], dtype=np.float64)
-    lists: dict[int, list[int]] = {}
-    relevant: dict[int, set[int]] = {}
-    users = np.unique(sample.user)
-    for start in range(0, len(users), USER_BLOCK):
-        block = users[start : start + USER_BLOCK]
-        profiles: list[np.ndarray] = []
-        seen: list[np.ndarray] = []
-        for u in block:
-            mine, test = sample.user == u, sample.test & (sample.user == u)
-            train = mine & ~sample.test
-            liked = train & ((sample.rating >= 4) | (sample.rating >= sample.rating[train].mean()))
-            profiles.append(sample.movie[liked])  # in time order: rank_for_profiles keeps the latest
-            seen.append(sample.movie[train])
-            relevant[int(u)] = set(sample.movie[test & (sample.rating >= 4)].tolist())
-        ranked = rank_for_profiles(profiles, seen, similar, context.fit.labels, counts, K)
-        lists.update({int(u): r.tolist() for u, r in zip(block, ranked, strict=True)})
+    train = ~sample.test
+    columns = {
+        "user": sample.user[train],
+        "movie": ids[sample.movie[train]],
+        "half_stars": np.round(sample.rating[train] * 2).astype(np.int64),
+        "micros": sample.seconds[train] * 1_000_000,
+    }
+    ratings = ratings_from(columns, ids, "")
+    ranker = Ranker(weights, context.fit.labels, log_popularity(conn, ids), length=K)
+    tops = top_with_popular(ranker.rank(ratings)[0], ratings, counts, K)
+    lists = {int(u): top.tolist() for u, top in zip(ratings.users, tops, strict=True)}
+    hidden = sample.test & (sample.rating >= 4)
+    relevant: dict[int, set[int]] = {int(u): set() for u in np.unique(sample.user)}
+    for u, m in zip(sample.user[hidden].tolist(), sample.movie[hidden].tolist(), strict=True):
+        relevant[u].add(m)
     scores = score_lists(lists, relevant, n_movies, K)
     return {
         "ndcg_at_10": round(scores.ndcg, 4),

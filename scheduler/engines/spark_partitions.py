@@ -14,10 +14,11 @@ import psycopg
 import pyarrow as pa
 import scipy.sparse as sp
 
+from ranking.users import Ranker, ratings_from
 from scheduler.copyio import Column, copy_with
 from scheduler.item_knn import _blocks, liked_matrix, top_of_block
 from scheduler.item_model import gram
-from scheduler.user_lists import LIST_COLUMNS, list_columns, profile_mask, rank_users, ratings_from
+from scheduler.user_lists import LIST_COLUMNS, list_columns
 
 GRAM_BAND = 256  # rows of the Gram matrix per output batch (bounded batch size)
 
@@ -108,8 +109,8 @@ LOCK_CLASS = 0x5C15
 def rank_and_write_partition(
     batches: Iterator[pa.RecordBatch], shared: Any, target: ListsTarget
 ) -> Iterator[pa.RecordBatch]:
-    """rank_users over this partition's users (whole users: the lists are theirs alone), COPYed
-    straight into the staging table; only the counts go back to the driver."""
+    """The ranking (ranking/users.py) of this partition's users (whole users: the lists are
+    theirs alone), COPYed straight into the staging table; only the counts go back to the driver."""
     table = whole(batches)
     if table is None:
         return
@@ -118,7 +119,7 @@ def rank_and_write_partition(
     columns = {mine: table[theirs].to_numpy().astype(np.int64) for mine, theirs in names.items()}
     del table  # copied into columns
     ratings = ratings_from(columns, ids, "")
-    lists, shares = rank_users(ratings, profile_mask(ratings), sp.csr_matrix(weights), labels, log_pop)
+    lists, shares = Ranker(sp.csr_matrix(weights), labels, log_pop).rank(ratings)
     lists = lists.without(ratings.stale[lists.user])
     users = ratings.users[lists.user]
     write_lists(target, ratings.users, list_columns(target.version, ids, users, lists, shares[lists.user]))

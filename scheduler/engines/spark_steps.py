@@ -10,7 +10,7 @@ What runs where (docs/scaling.md):
   and keeps each movie's TOP_N cosines;
 - item_weights: likes per movie and the Gram matrix of the most-liked movies, a dense block per
   partition (scheduler/item_model.py gram) summed by the driver, which does the EASE solve;
-- user_recommendations: each partition ranks its users with scheduler/user_lists.py rank_users
+- user_recommendations: each partition ranks its users with ranking/users.py
   (the item weights broadcast) and COPYs their lists into a staging table on its own
   connection; the run's transaction checks the counts and attaches that table as the version's
   partition, so the driver never holds the lists (at 1B ratings: ~650M entries).
@@ -32,8 +32,9 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from sqlalchemy import Connection, Engine, text
 
-from cinecluster.ranking import TOP_N
 from cinecluster.settings import Settings
+from ranking import TOP_N
+from ranking.liked import liked_sql
 from scheduler.copyio import copy_columns
 from scheduler.engines import spark_partitions as parts
 from scheduler.engines.spark_session import (
@@ -261,11 +262,12 @@ class SparkRun:
 
 def _liked(ratings: DataFrame) -> DataFrame:
     """(user_id, movie_id, ts seconds) of the liked ratings: >= 4 or >= the user's own mean
-    (scheduler/item_knn.py LIKED_SQL; float sums of half stars are exact, so is the mean's compare)."""
+    (ranking/liked.py, the same SQL text as in PostgreSQL; float sums of half stars are exact,
+    so is the mean's compare)."""
     mean = F.avg("rating").over(Window.partitionBy("user_id"))
     return (
         ratings.withColumn("mean", mean)
-        .where((F.col("rating") >= 4) | (F.col("rating") >= F.col("mean")))
+        .where(F.expr(liked_sql("rating", "mean")))
         .select("user_id", "movie_id", F.unix_seconds("ts").alias("ts"))
     )
 

@@ -30,7 +30,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import text
 
-from cinecluster.ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from ranking.liked import liked_sql
 from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
@@ -88,6 +89,7 @@ def _stored(version: str) -> dict[bool, Query]:
 STORED = _stored(":version")
 STORED_ACTIVE = _stored(_ACTIVE)
 
+_LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM ratings WHERE user_id = :user_id)")
 # The live ranking. The table ({table}: item_weights or item_neighbours) carries each
 # neighbour's cluster and ln(1 + ratings), so the candidates are ranked from one table; movies
 # are looked up only for the page.
@@ -96,7 +98,7 @@ _CANDIDATES = """
         SELECT r.movie_id
         FROM ratings r
         WHERE r.user_id = :user_id
-          AND (r.rating >= 4 OR r.rating >= (SELECT avg(rating) FROM ratings WHERE user_id = :user_id))
+          AND {liked}
         ORDER BY r.ts DESC, r.movie_id DESC
         LIMIT :cap
     ), affinity AS (
@@ -283,7 +285,7 @@ class WeightedRanking:
 
     def __init__(self, items: ItemTable) -> None:
         self.items = items
-        candidates = _CANDIDATES.format(table=items.table, score=items.score)
+        candidates = _CANDIDATES.format(table=items.table, score=items.score, liked=_LIKED)
         self.ranked = {g: _compiled(candidates + page + _SOURCES_AND_TITLES) for g, page in _PAGE.items()}
         self.count = _compiled(candidates + _COUNT)
         self.popular_rest = _compiled(candidates + _POPULAR_REST)

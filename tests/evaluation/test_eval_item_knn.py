@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from scheduler.item_knn import LikedPairs, latest_per_user, liked_matrix, rank_for_profiles, top_neighbours
+from scheduler.item_knn import LikedPairs, latest_per_user, liked_matrix, top_neighbours
 
 
 def _table(pairs: list[tuple[int, int]], n_movies: int, top_n: int = 50):  # type: ignore[no-untyped-def]
@@ -45,16 +45,6 @@ def test_blocks_give_the_same_table_as_one_pass(monkeypatch) -> None:  # type: i
     blocked = _table(sorted(pairs), n_movies=30, top_n=5)
     assert np.array_equal(whole.neighbour, blocked.neighbour)
     assert np.array_equal(whole.similarity, blocked.similarity)
-
-
-def test_ranking_excludes_seen_and_falls_back_to_popularity() -> None:
-    table = _table([(1, 0), (1, 1), (2, 0), (2, 2)], n_movies=5)
-    similar = table.as_matrix(5)
-    labels = np.array([0, 0, 1, 1, 1])
-    counts = np.array([2.0, 1.0, 1.0, 0.0, 9.0])
-    [ranked] = rank_for_profiles([np.array([0])], [np.array([0, 1])], similar, labels, counts, k=3)
-    # neighbour 2 first (1 is seen), then the most rated unseen movies: 4, then 3
-    assert ranked.tolist() == [2, 4, 3]
 
 
 def test_only_each_users_latest_liked_movies_feed_the_table() -> None:

@@ -8,8 +8,8 @@ from api_helpers import auth, cluster_of, rated_by
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from cinecluster.ranking import W_AFFINITY, W_POPULARITY
-from scheduler.item_knn import rank_for_profiles
+from ranking import W_AFFINITY, W_POPULARITY
+from ranking.users import Ranker, ratings_from, top_with_popular
 from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY
 
 USER = 1
@@ -97,19 +97,33 @@ def test_sql_ranking_matches_the_numpy_mirror_used_by_the_recluster_holdout(
             conn.execute(text("SELECT rating_count FROM movie_features ORDER BY movie_id")).scalars().all(),
             dtype=float,
         )
+        log_pop = np.array(
+            conn.execute(text("SELECT ln(1 + rating_count) FROM movie_features ORDER BY movie_id"))
+            .scalars()
+            .all()
+        )
         mine = conn.execute(
-            text("SELECT movie_id, rating FROM ratings WHERE user_id = :u ORDER BY ts, movie_id"), {"u": USER}
+            text(
+                "SELECT movie_id, rating, (extract(epoch FROM ts) * 1000000)::int8 AS ts"
+                " FROM ratings WHERE user_id = :u"
+            ),
+            {"u": USER},
         ).all()
     query, neighbour, similarity = (np.array(c) for c in zip(*rows, strict=True))
     matrix = sp.csr_matrix(
         (similarity.astype(float), (np.searchsorted(ids, query), np.searchsorted(ids, neighbour))),
         shape=(len(ids), len(ids)),
     )
-    movies = np.searchsorted(ids, np.array([r.movie_id for r in mine]))
-    stars = np.array([r.rating for r in mine])
-    liked = movies[(stars >= 4) | (stars >= stars.mean())]
+    columns = {
+        "user": np.full(len(mine), USER),
+        "movie": np.array([r.movie_id for r in mine]),
+        "half_stars": np.array([int(r.rating * 2) for r in mine]),
+        "micros": np.array([r.ts for r in mine]),
+    }
+    ratings = ratings_from(columns, ids, "")
     assert (W_AFFINITY, W_POPULARITY) == (0.1, 0.05)
-    [ranked] = rank_for_profiles([liked], [movies], matrix, labels, counts, k=10)
+    ranker = Ranker(matrix, labels, log_pop, length=10)
+    [ranked] = top_with_popular(ranker.rank(ratings)[0], ratings, counts, 10)
     served = client.get(f"/recommend/user/{USER}", params={"n": 10}).json()
     assert [i["movieId"] for i in served] == ids[ranked].tolist()
 

@@ -7,8 +7,8 @@ from api_helpers import auth
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
-from cinecluster.ranking import LIST_LENGTH
 from loaders.load import load_files
+from ranking import LIST_LENGTH
 from scheduler.job import run_recluster
 from scheduler.steps import default_write_steps
 from service.recommenders import ease
