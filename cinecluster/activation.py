@@ -1,10 +1,14 @@
 """Switching the served model version: shared by the recluster job, `model activate` and the
 API's rollback endpoint (kept here, light, so the API need not import the job's scikit-learn)."""
 
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cinecluster.tables import active_model
+
+# The scheduler's refresh of stored rankings LISTENs here; the ratings trigger (revision 0009)
+# and every activation notify it (a new version: the users who rated since its run's snapshot).
+REFRESH_CHANNEL = "cinecluster_refresh"
 
 
 def set_active(conn: Connection, version: int) -> None:
@@ -16,3 +20,4 @@ def set_active(conn: Connection, version: int) -> None:
             set_={"version": stmt.excluded.version, "activated_at": func.now()},
         )
     )
+    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": REFRESH_CHANNEL})

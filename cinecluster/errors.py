@@ -11,3 +11,10 @@ class UserError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (a driver error's own, not SQLAlchemy's wrapper),
+    for a one-line log entry."""
+    message = str(getattr(error, "orig", None) or error).strip()
+    return message.splitlines()[0] if message else type(error).__name__

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     scheduler_heartbeat_s: float = Field(
         default=10.0, gt=0, description="Seconds between scheduler heartbeats (silent 3x as long = down)."
     )
+    # the scheduler re-ranks users who rated since the run, woken by NOTIFY (scheduler/refresh.py)
+    refresh_batch_users: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Users the scheduler re-ranks per refresh transaction after they rate.",
+    )
     keep_versions: int = Field(default=5, ge=1, description="Model versions kept in the database.")
     sample_data: Path = Field(
         default=DEFAULT_SAMPLE_DATA, description="Directory of ml-latest-small, for tests/benchmarks."

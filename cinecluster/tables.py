@@ -550,9 +550,18 @@ user_recommendations = Table(
         nullable=False,
         comment="Share of the user's liked profile per cluster: element c + 1 is cluster c.",
     ),
+    Column(
+        "refreshed_xid",
+        Xid8(),
+        nullable=True,
+        comment=(
+            "NULL: computed by the version's recluster run. Else the user_rating_changes.changed_xid the"
+            " scheduler's refresh ranked the user after; the row is current while it is still that value."
+        ),
+    ),
     comment=(
-        "Top of each user's default (ease) ranking per model version, computed by the"
-        " recluster run; served while the user's ratings have not changed since (user_rating_changes)."
+        "Top of each user's default (ease) ranking per model version, computed by the recluster run and"
+        " refreshed by the scheduler after the user rates; served while current (see refreshed_xid)."
     ),
     postgresql_partition_by="LIST (version)",  # one partition per version (revision 0005)
 )

@@ -15,12 +15,10 @@ import contextlib
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -32,11 +30,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from cinecluster.db import libpq_url
-from cinecluster.errors import UserError
+from cinecluster.errors import UserError, first_line
 from scheduler import heartbeat, runs
 from scheduler.job import run_recluster, run_requested
+from scheduler.notify import NotifyWaiter
 from scheduler.progress import StepUpdate
+from scheduler.refresh import RatingsRefresher
 from scheduler.versions import active_version
 
 log = logging.getLogger(__name__)
@@ -125,11 +124,6 @@ def _needs_first_run(engine: Engine) -> bool:
         return active_version(conn) is None
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _log_step(update: StepUpdate) -> None:
     if update.fraction is None and not update.finished:
         log.info("run %s: step %s/%s %s", update.run_id, update.index, update.count, update.step)
@@ -144,20 +138,22 @@ class RequestWatcher(threading.Thread):
         self.engine = engine
         self.poll_s = poll_s
         self.stopping = threading.Event()
-        self._listener: psycopg.Connection | None = None
+        self._notifies = NotifyWaiter(
+            engine, runs.CHANNEL, poll_s, self.stopping, "cinecluster-scheduler-listen"
+        )
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
                 self._serve_requests()
-                self._wait_for_notify()
+                self._notifies.wait()
             except UserError as error:  # e.g. too few movies for k: recorded on the run
                 log.warning("requested run failed: %s", error)
             except Exception as error:  # the run is recorded failed; the database may be away
-                log.warning("request watcher: %s; retrying in %g s", _first_line(error), self.poll_s)
-                self._close_listener()
+                log.warning("request watcher: %s; retrying in %g s", first_line(error), self.poll_s)
+                self._notifies.close()
                 self.stopping.wait(self.poll_s)
-        self._close_listener()
+        self._notifies.close()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -174,27 +170,6 @@ class RequestWatcher(threading.Thread):
             if result is None:
                 return
             log.info("requested run %s wrote version %s", result.run_id, result.version)
-
-    def _wait_for_notify(self) -> None:
-        """Until a NOTIFY arrives, poll_s has passed, or stop() was called."""
-        if self._listener is None:
-            self._listener = psycopg.connect(
-                libpq_url(self.engine.url.render_as_string(hide_password=False)),
-                autocommit=True,
-                application_name="cinecluster-scheduler-listen",
-            )
-            self._listener.execute(f"LISTEN {runs.CHANNEL}")
-            return  # a request made before LISTEN took effect: look once more before waiting
-        deadline = time.monotonic() + self.poll_s
-        while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
-            for _ in self._listener.notifies(timeout=min(left, 1.0), stop_after=1):
-                return
-
-    def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._listener.close()
-            self._listener = None
 
 
 class HeartbeatWriter(threading.Thread):
@@ -235,7 +210,8 @@ class HeartbeatWriter(threading.Thread):
 
 
 class SchedulerService:
-    """The cron schedule, the request watcher and the heartbeat of one process."""
+    """The cron schedule, the request watcher, the refresh of just-rated users and the heartbeat
+    of one process."""
 
     def __init__(self, engine: Engine, cron: str, *, blocking: bool) -> None:
         from cinecluster.settings import get_settings
@@ -245,6 +221,7 @@ class SchedulerService:
         self.cron = cron
         self.scheduler = build_scheduler(engine, cron_trigger(cron), blocking=blocking)
         self.watcher = RequestWatcher(engine, settings.scheduler_poll_s)
+        self.refresher = RatingsRefresher(engine, settings.scheduler_poll_s, settings.refresh_batch_users)
         self.heartbeat = HeartbeatWriter(engine, self.scheduler, cron, settings.scheduler_heartbeat_s)
 
     def recover(self) -> None:
@@ -259,11 +236,13 @@ class SchedulerService:
     def start_threads(self) -> None:
         self.recover()
         self.watcher.start()
+        self.refresher.start()
         self.heartbeat.start()
 
     def stop(self, wait: bool = True) -> None:
         """Stop taking requests; with wait, let a run in progress finish first."""
         self.watcher.stop()
+        self.refresher.stop()
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=False)
         if wait and self.watcher.is_alive():

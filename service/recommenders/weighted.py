@@ -37,12 +37,13 @@ from service.recommenders.types import Recommendation
 from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
 
 # The stored list, only while it is current: the user's last rating change (if any) is visible
-# in the snapshot the recluster run read the ratings under, i.e. the list already reflects it
-# (a primary-key lookup in a small table; reading the user's ratings instead cost 3.5x the rest
-# at 25M ratings). A version without a snapshot (written before revision 0006) is never served
-# from here. Without a genre filter only the page's positions are joined to movies (n lookups,
-# not LIST_LENGTH). {version} is the version parameter, or the active version looked up in the
-# same statement (the hot path: one round trip per request).
+# in the snapshot the recluster run read the ratings under, or is the change the scheduler's
+# refresh ranked the row after (refreshed_xid), i.e. the list already reflects it (a primary-key
+# lookup in a small table; reading the user's ratings instead cost 3.5x the rest at 25M ratings).
+# A version without a snapshot (written before revision 0006) is never served from here. Without
+# a genre filter only the page's positions are joined to movies (n lookups, not LIST_LENGTH).
+# {version} is the version parameter, or the active version looked up in the same statement
+# (the hot path: one round trip per request).
 _STORED = """
     SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
            coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
@@ -56,6 +57,7 @@ _STORED = """
       AND v.ratings_snapshot IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM user_rating_changes c
                       WHERE c.user_id = :user_id
+                        AND c.changed_xid IS DISTINCT FROM u.refreshed_xid
                         AND NOT pg_visible_in_snapshot(c.changed_xid, v.ratings_snapshot))
       {page}
 """
