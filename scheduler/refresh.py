@@ -34,6 +34,7 @@ from cinecluster.activation import REFRESH_CHANNEL
 from cinecluster.errors import first_line
 from ranking.users import Ranker, ratings_from
 from scheduler.notify import NotifyWaiter
+from scheduler.pending import PENDING_WHERE
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,11 @@ _WEIGHTS = text(
 _CLUSTER_ROW = np.dtype([("movie", ">i4"), ("cluster", ">i2")])
 _WEIGHT_ROW = np.dtype([("movie", ">i4"), ("neighbour", ">i4"), ("weight", ">f4"), ("log_pop", ">f8")])
 
-# Users whose last change the version's run did not see, not yet refreshed after it.
 _PENDING = text(
-    """
+    f"""
     SELECT c.user_id, c.changed_xid::text AS changed_xid
     FROM user_rating_changes c
-    WHERE NOT pg_visible_in_snapshot(
-              c.changed_xid, (SELECT ratings_snapshot FROM model_versions WHERE version = :v))
-      AND NOT EXISTS (SELECT 1 FROM user_recommendations u
-                      WHERE u.version = :v AND u.user_id = c.user_id AND u.refreshed_xid = c.changed_xid)
+    WHERE {PENDING_WHERE}
     ORDER BY c.changed_at, c.user_id
     LIMIT :limit
     """

@@ -4,7 +4,7 @@ import psycopg
 from sqlalchemy import func, select, text
 
 from cinecluster.tables import active_model, movies
-from service.sql import compile_sql, fetch_one, fetch_value
+from service.sql import DbConnection, compile_sql, fetch_one, fetch_value
 
 EXACT_BELOW = 1_000_000  # count(*) of 25M ratings takes seconds; the planner's estimate is instant
 
@@ -19,7 +19,7 @@ ESTIMATE = compile_sql(
 EXACT = {t: f"SELECT count(*) FROM {t}" for t in ("ratings", "tags")}
 
 
-def active_version(conn: psycopg.Connection) -> int | None:
+def active_version(conn: DbConnection) -> int | None:
     return fetch_value(conn, ACTIVE_VERSION)
 
 

@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import Connection
 
-from scheduler import heartbeat, runs
+from scheduler import heartbeat, pending, runs
 from scheduler.options import ReclusterOptions
 from service.dependencies import require_admin
 from service.errors import not_found
+from service.queries.stats import active_version
 from service.schemas.admin import RunOut, RunRequested, SchedulerOut
 from service.schemas.common import errors
 
@@ -71,6 +72,8 @@ def scheduler_state(request: Request) -> SchedulerOut:
         runs.mark_stale_runs(conn)
         seen = heartbeat.latest(conn)
         active = _active_run(conn)
+        version = active_version(conn)
+        waiting = pending.backlog(conn, version) if version is not None else None
     return SchedulerOut(
         running=bool(seen and seen.alive),
         schedulerId=seen.scheduler_id if seen else None,
@@ -82,6 +85,8 @@ def scheduler_state(request: Request) -> SchedulerOut:
         cron=seen.cron if seen else None,
         nextRunAt=seen.next_run_at if seen else None,
         activeRun=active,
+        refreshPending=waiting.users if waiting else None,
+        refreshOldestSeconds=waiting.oldest_s if waiting else None,
     )
 
 

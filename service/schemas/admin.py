@@ -59,3 +59,10 @@ class SchedulerOut(ApiModel):
     cron: str | None = Field(examples=["0 3 * * mon"])
     nextRunAt: datetime | None = Field(description="Next scheduled (cron) run.")
     activeRun: RunOut | None = Field(description="The run requested or running now, if any.")
+    refreshPending: int | None = Field(
+        description="Users who rated since their stored ranking was computed, served live until the"
+        " scheduler refreshes them; null without an active model."
+    )
+    refreshOldestSeconds: float | None = Field(
+        description="Age of the oldest rating change waiting for its refresh (null: none waiting)."
+    )

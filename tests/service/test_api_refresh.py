@@ -337,3 +337,16 @@ def test_load_model_reads_the_versions_item_model(writable: tuple[TestClient, En
     assert model.ranker.weights.nnz == weights > 0
     assert len(model.ids) == 9742
     assert refresh_batch(engine, model, 10) == 0  # nothing changed: nothing pending
+
+
+def test_the_admin_api_reports_the_refresh_backlog(writable: tuple[TestClient, Engine]) -> None:
+    client, engine = writable
+    state = client.get("/admin/scheduler", headers=auth()).json()
+    assert (state["refreshPending"], state["refreshOldestSeconds"]) == (0, None)
+    for user, movie in ((1, _unrated(engine, 1, 1)[0]), (68, _unrated(engine, 68, 1)[0])):
+        _rate(client, user, movie)
+    state = client.get("/admin/scheduler", headers=auth()).json()
+    assert state["refreshPending"] == 2 and state["refreshOldestSeconds"] >= 0
+    _refresh_all(engine)
+    state = client.get("/admin/scheduler", headers=auth()).json()
+    assert (state["refreshPending"], state["refreshOldestSeconds"]) == (0, None)
