@@ -16,8 +16,9 @@ model; item_neighbours: co-rating cosines, for liked_neighbours):
 
 It is written twice, side by side and tested against each other for every user:
 ranking/users.py in numpy (the recluster's stored lists, the refresh of just-rated users, the
-Spark partitions, the run's holdout check) and ranking/live.py in SQL (the API's live path
-for the seconds between a rating and its refresh). The liked rule's two forms live together
+Spark partitions, the run's holdout check) and the live statement of
+service/recommenders/weighted.py in SQL (the API's live path for the second between a rating
+and its refresh). The liked rule's two forms live together
 in ranking/liked.py. This module imports nothing heavy: the API imports the package's SQL half
 without numpy's sparse stack.
 """
