@@ -1,6 +1,7 @@
-"""Waiting for a PostgreSQL NOTIFY on a connection of one's own, with a poll as the fallback."""
+"""Threads of the scheduler process woken by a PostgreSQL NOTIFY, with a poll as the fallback."""
 
 import contextlib
+import logging
 import threading
 import time
 
@@ -8,6 +9,9 @@ import psycopg
 from sqlalchemy import Engine
 
 from cinecluster.db import libpq_url
+from cinecluster.errors import UserError, first_line
+
+log = logging.getLogger(__name__)
 
 
 class NotifyWaiter:
@@ -44,3 +48,38 @@ class NotifyWaiter:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
             self._conn = None
+
+
+class NotifiedWorker(threading.Thread):
+    """Calls `work()` at start, then each time `channel` is notified (or poll_s passed), until
+    stop(). An error is logged in one line and retried after poll_s: the database may be away,
+    and whatever was left to do is still recorded in it."""
+
+    def __init__(self, engine: Engine, channel: str, poll_s: float, *, label: str, listen_as: str) -> None:
+        super().__init__(name=label, daemon=True)
+        self.engine = engine
+        self.poll_s = poll_s
+        self.label = label
+        self.stopping = threading.Event()
+        self._notifies = NotifyWaiter(engine, channel, poll_s, self.stopping, listen_as)
+
+    def work(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.work()
+                self._notifies.wait()
+            except UserError as error:  # e.g. a requested run with too few movies: recorded on it
+                log.warning("%s: %s", self.label, error)
+            except Exception as error:
+                if self.stopping.is_set():  # stopping: the server may be going away with us
+                    break
+                log.warning("%s: %s; retrying in %g s", self.label, first_line(error), self.poll_s)
+                self._notifies.close()
+                self.stopping.wait(self.poll_s)
+        self._notifies.close()
+
+    def stop(self) -> None:
+        self.stopping.set()

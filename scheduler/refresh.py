@@ -20,7 +20,6 @@ labels (movies-sized) and one batch's ratings.
 """
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -31,9 +30,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer
 
 from cinecluster.activation import REFRESH_CHANNEL
-from cinecluster.errors import first_line
 from ranking.users import Ranker, ratings_from
-from scheduler.notify import NotifyWaiter
+from scheduler.notify import NotifiedWorker
 from scheduler.pending import PENDING_WHERE
 
 log = logging.getLogger(__name__)
@@ -160,33 +158,18 @@ def refresh_batch(engine: Engine, model: VersionModel, limit: int) -> int:
     return len(pending)
 
 
-class RatingsRefresher(threading.Thread):
+class RatingsRefresher(NotifiedWorker):
     """Keeps the active version's stored rankings current for users who rate (see above)."""
 
     def __init__(self, engine: Engine, poll_s: float, batch_users: int) -> None:
-        super().__init__(name="ratings-refresh", daemon=True)
-        self.engine = engine
-        self.poll_s = poll_s
-        self.batch_users = batch_users
-        self.stopping = threading.Event()
-        self.model: VersionModel | None = None
-        self._notifies = NotifyWaiter(
-            engine, REFRESH_CHANNEL, poll_s, self.stopping, name="cinecluster-scheduler-refresh"
+        super().__init__(
+            engine, REFRESH_CHANNEL, poll_s, label="refresh", listen_as="cinecluster-scheduler-refresh"
         )
+        self.batch_users = batch_users
+        self.model: VersionModel | None = None
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.refresh_pending()
-                self._notifies.wait()
-            except Exception as error:  # the database may be away: the backlog waits in it
-                log.warning("refresh: %s; retrying in %g s", first_line(error), self.poll_s)
-                self._notifies.close()
-                self.stopping.wait(self.poll_s)
-        self._notifies.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def work(self) -> None:
+        self.refresh_pending()
 
     def refresh_pending(self) -> int:
         """Refresh every pending user of the active version, a batch at a time; how many."""

@@ -30,10 +30,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from cinecluster.errors import UserError, first_line
+from cinecluster.errors import UserError
 from scheduler import heartbeat, runs
 from scheduler.job import run_recluster, run_requested
-from scheduler.notify import NotifyWaiter
+from scheduler.notify import NotifiedWorker
 from scheduler.progress import StepUpdate
 from scheduler.refresh import RatingsRefresher
 from scheduler.versions import active_version
@@ -129,34 +129,17 @@ def _log_step(update: StepUpdate) -> None:
         log.info("run %s: step %s/%s %s", update.run_id, update.index, update.count, update.step)
 
 
-class RequestWatcher(threading.Thread):
+class RequestWatcher(NotifiedWorker):
     """Runs requested runs: woken by NOTIFY on a connection of its own, polling as the fallback
     (a lost notification, a request made while no scheduler ran, a lock busy with a CLI run)."""
 
     def __init__(self, engine: Engine, poll_s: float) -> None:
-        super().__init__(name="recluster-requests", daemon=True)
-        self.engine = engine
-        self.poll_s = poll_s
-        self.stopping = threading.Event()
-        self._notifies = NotifyWaiter(
-            engine, runs.CHANNEL, poll_s, self.stopping, "cinecluster-scheduler-listen"
+        super().__init__(
+            engine, runs.CHANNEL, poll_s, label="request watcher", listen_as="cinecluster-scheduler-listen"
         )
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self._serve_requests()
-                self._notifies.wait()
-            except UserError as error:  # e.g. too few movies for k: recorded on the run
-                log.warning("requested run failed: %s", error)
-            except Exception as error:  # the run is recorded failed; the database may be away
-                log.warning("request watcher: %s; retrying in %g s", first_line(error), self.poll_s)
-                self._notifies.close()
-                self.stopping.wait(self.poll_s)
-        self._notifies.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def work(self) -> None:
+        self._serve_requests()
 
     def _serve_requests(self) -> None:
         while not self.stopping.is_set():
