@@ -13,6 +13,8 @@ from cinecluster.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
+DRAIN_S = 0.01  # after a notification, how long to collect the ones right behind it
+
 
 class NotifyWaiter:
     """LISTENs on `channel` (connecting lazily); `wait()` returns at a notification, after
@@ -29,7 +31,10 @@ class NotifyWaiter:
         self.name = name
         self._conn: psycopg.Connection | None = None
 
-    def wait(self) -> None:
+    def wait(self) -> list[str] | None:
+        """The payloads of the notifications that ended the wait (with any that came within
+        DRAIN_S after the first), or None when it ended otherwise: the poll, stop(), or a new
+        connection (something may have been missed: look at everything)."""
         if self._conn is None:
             self._conn = psycopg.connect(
                 libpq_url(self.engine.url.render_as_string(hide_password=False)),
@@ -37,11 +42,13 @@ class NotifyWaiter:
                 application_name=self.name,
             )
             self._conn.execute(f"LISTEN {self.channel}")
-            return  # something sent before LISTEN took effect: look once more before waiting
+            return None  # something sent before LISTEN took effect: look once more before waiting
         deadline = time.monotonic() + self.poll_s
         while not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
-            for _ in self._conn.notifies(timeout=min(left, 1.0), stop_after=1):
-                return
+            payloads = [n.payload for n in self._conn.notifies(timeout=min(left, 1.0), stop_after=1)]
+            if payloads:  # a burst is served as one: take what else is already queued
+                return payloads + [n.payload for n in self._conn.notifies(timeout=DRAIN_S)]
+        return None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -63,22 +70,26 @@ class NotifiedWorker(threading.Thread):
         self.stopping = threading.Event()
         self._notifies = NotifyWaiter(engine, channel, poll_s, self.stopping, listen_as)
 
-    def work(self) -> None:
+    def work(self, payloads: list[str] | None) -> None:
+        """Do what is due: `payloads` of the notifications that woke it, None = look at everything."""
         raise NotImplementedError
 
     def run(self) -> None:
+        payloads = None  # at start: everything
         while not self.stopping.is_set():
             try:
-                self.work()
-                self._notifies.wait()
+                self.work(payloads)
+                payloads = self._notifies.wait()
             except UserError as error:  # e.g. a requested run with too few movies: recorded on it
                 log.warning("%s: %s", self.label, error)
+                payloads = None
             except Exception as error:
                 if self.stopping.is_set():  # stopping: the server may be going away with us
                     break
                 log.warning("%s: %s; retrying in %g s", self.label, first_line(error), self.poll_s)
                 self._notifies.close()
                 self.stopping.wait(self.poll_s)
+                payloads = None
         self._notifies.close()
 
     def stop(self) -> None:

@@ -72,6 +72,16 @@ _PENDING = text(
     LIMIT :limit
     """
 )
+# The same among the users a notification named: primary-key lookups, however many users
+# changed since the run (the scan above reads them all).
+_PENDING_OF = text(
+    f"""
+    SELECT c.user_id, c.changed_xid::text AS changed_xid
+    FROM user_rating_changes c
+    WHERE c.user_id = ANY(:users) AND {PENDING_WHERE}
+    ORDER BY c.changed_at, c.user_id
+    """
+).bindparams(bindparam("users", type_=ARRAY(Integer)))
 _RATINGS = text(
     """
     SELECT string_agg(int4send(user_id) || int4send(movie_id) || int2send((rating * 2)::int2)
@@ -117,13 +127,17 @@ def load_model(conn: Connection, version: int) -> VersionModel:
     return VersionModel(version, ids, Ranker(weights, labels, log_pop))
 
 
-def refresh_batch(engine: Engine, model: VersionModel, limit: int) -> int:
-    """Refresh up to `limit` pending users of `model.version`; how many were pending."""
+def refresh_batch(engine: Engine, model: VersionModel, limit: int, among: list[int] | None = None) -> int:
+    """Refresh up to `limit` pending users of `model.version` (only users in `among` if given;
+    then all of those pending); how many were pending."""
     with engine.connect() as conn:
         snapshot = conn.execution_options(isolation_level="REPEATABLE READ")
         with snapshot.begin():
             snapshot.execute(text("SET LOCAL jit = off"))  # milliseconds of work: compiling costs more
-            pending = snapshot.execute(_PENDING, {"v": model.version, "limit": limit}).all()
+            if among is None:
+                pending = snapshot.execute(_PENDING, {"v": model.version, "limit": limit}).all()
+            else:
+                pending = snapshot.execute(_PENDING_OF, {"v": model.version, "users": among}).all()
             if not pending:
                 return 0
             users = [p.user_id for p in pending]
@@ -168,24 +182,34 @@ class RatingsRefresher(NotifiedWorker):
         self.batch_users = batch_users
         self.model: VersionModel | None = None
 
-    def work(self) -> None:
-        self.refresh_pending()
+    def work(self, payloads: list[str] | None) -> None:
+        named = _users_named(payloads)
+        self.refresh_pending(named)
 
-    def refresh_pending(self) -> int:
-        """Refresh every pending user of the active version, a batch at a time; how many."""
+    def refresh_pending(self, users: set[int] | None = None) -> int:
+        """Refresh every pending user of the active version (only among `users` if given), a
+        batch at a time; how many. A new active version means a scan of everyone: who changed
+        since its run's snapshot is pending whether named or not."""
         done = 0
+        held = self.model.version if self.model is not None else None
+        todo = sorted(users) if users is not None else None
         while not self.stopping.is_set() and (model := self._current_model()) is not None:
+            if model.version != held:
+                todo, held = None, model.version
             start = time.perf_counter()
-            n = refresh_batch(self.engine, model, self.batch_users)
-            if n == 0:
+            if todo is None:
+                n = refresh_batch(self.engine, model, self.batch_users)
+            elif todo:
+                n = refresh_batch(self.engine, model, self.batch_users, todo[: self.batch_users])
+                todo = todo[self.batch_users :]
+            else:
                 break
-            done += n
-            log.info(
-                "refreshed %d users of version %d in %.0f ms",
-                n,
-                model.version,
-                1000 * (time.perf_counter() - start),
-            )
+            if n == 0 and todo is None:
+                break
+            if n:
+                done += n
+                ms = 1000 * (time.perf_counter() - start)
+                log.info("refreshed %d users of version %d in %.0f ms", n, model.version, ms)
         return done
 
     def _current_model(self) -> VersionModel | None:
@@ -207,3 +231,10 @@ class RatingsRefresher(NotifiedWorker):
                     time.perf_counter() - start,
                 )
         return self.model
+
+
+def _users_named(payloads: list[str] | None) -> set[int] | None:
+    """The user ids the notifications named; None when any of them did not (look at all)."""
+    if not payloads or any(not p for p in payloads):
+        return None
+    return {int(u) for p in payloads for u in p.split(",")}

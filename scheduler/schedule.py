@@ -30,7 +30,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
-from cinecluster.errors import UserError
+from cinecluster.errors import UserError, first_line
 from scheduler import heartbeat, runs
 from scheduler.job import run_recluster, run_requested
 from scheduler.notify import NotifiedWorker
@@ -138,8 +138,8 @@ class RequestWatcher(NotifiedWorker):
             engine, runs.CHANNEL, poll_s, label="request watcher", listen_as="cinecluster-scheduler-listen"
         )
 
-    def work(self) -> None:
-        self._serve_requests()
+    def work(self, payloads: list[str] | None) -> None:
+        self._serve_requests()  # whatever woke it: the requests are in the database
 
     def _serve_requests(self) -> None:
         while not self.stopping.is_set():
@@ -181,10 +181,12 @@ class HeartbeatWriter(threading.Thread):
                     self.me,
                     interval_s=self.interval_s,
                     cron=self.cron,
-                    next_run_at=job.next_run_time if job is not None else None,
+                    # a job not yet scheduled (a beat before the scheduler started) has no
+                    # next_run_time attribute at all
+                    next_run_at=getattr(job, "next_run_time", None),
                 )
         except Exception as error:  # the database may be away; the next beat tries again
-            log.warning("heartbeat not written: %s", str(error).strip().splitlines()[0])
+            log.warning("heartbeat not written: %s", first_line(error))
 
     def stop(self) -> None:
         self.stopping.set()

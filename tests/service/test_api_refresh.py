@@ -350,3 +350,34 @@ def test_the_admin_api_reports_the_refresh_backlog(writable: tuple[TestClient, E
     _refresh_all(engine)
     state = client.get("/admin/scheduler", headers=auth()).json()
     assert (state["refreshPending"], state["refreshOldestSeconds"]) == (0, None)
+
+
+def test_a_notification_naming_users_refreshes_just_them(writable: tuple[TestClient, Engine]) -> None:
+    """The trigger's NOTIFY names the users (scheduler/refresh.py looks only at them): a named
+    user is refreshed, another pending one waits for a scan."""
+    client, engine = writable
+    version = _version(engine)
+    refresher = RatingsRefresher(engine, poll_s=1.0, batch_users=7)
+    assert refresher.refresh_pending() == 0  # the start-up scan: loads the model, finds nothing
+    for user in (1, 68):
+        _rate(client, user, _unrated(engine, user, 1)[0])
+    assert refresher.refresh_pending({68, 70}) == 1  # 70 never rated since: not pending
+    assert _stored(engine, 1, version) == [] and len(_stored(engine, 68, version)) == 10
+    assert _pending(engine, version) == 1
+    assert refresher.refresh_pending() == 1
+
+
+def test_the_trigger_names_the_users_of_a_statement(writable: tuple[TestClient, Engine]) -> None:
+    _, engine = writable
+    listener = engine.raw_connection()
+    try:
+        listener.driver_connection.autocommit = True  # type: ignore[union-attr]
+        listener.driver_connection.execute("LISTEN cinecluster_refresh")  # type: ignore[union-attr]
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE ratings SET rating = rating WHERE user_id IN (3, 1)"))
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE ratings SET rating = rating WHERE user_id <= 150"))
+        got = [n.payload for n in listener.driver_connection.notifies(timeout=5, stop_after=2)]  # type: ignore[union-attr]
+    finally:
+        listener.close()
+    assert got == ["1,3", ""]  # more than 100 users: "scan them all"
