@@ -33,6 +33,7 @@ RUN mkdir cinecluster loaders scheduler service evaluation migrations \
 FROM deps AS build
 COPY cinecluster cinecluster
 COPY loaders loaders
+COPY ranking ranking
 COPY scheduler scheduler
 COPY service service
 COPY evaluation evaluation

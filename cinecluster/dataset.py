@@ -37,6 +37,7 @@ class DatasetError(UserError):
     """The sample could not be obtained; the message tells the user the two ways around it."""
 
     def __init__(self, problem: str) -> None:
+        self.problem = problem
         super().__init__(
             f"{problem}; pass --data DIR (a folder with MovieLens CSV files) or --synthetic to run offline"
         )

@@ -1,7 +1,7 @@
 """`cinecluster synth`: MovieLens-shaped files with structure worth clustering.
 
 - movies: made-up but real-looking titles with years, 1-4 genres drawn with MovieLens'
-  genre frequencies, a few '(no genres listed)'; ids with gaps, like MovieLens.
+  genre frequencies, a few '(no genres listed)'; ids from 1 with gaps, like MovieLens.
 - popularity: Zipf-like over movies, so a few movies collect most ratings.
 - users: each prefers a few genres (a Dirichlet mix), draws most of their movies from those
   genres and rates them higher, so a user's liked movies concentrate in their genres.
@@ -62,7 +62,9 @@ def synthesize(out: Path, users: int, movies: int, ratings: int, seed: int = 0) 
 class _Catalogue:
     def __init__(self, rng: np.random.Generator, size: int) -> None:
         self.size = size
-        self.ids = np.sort(rng.choice(np.arange(1, size * 3 + 2), size, replace=False))
+        # id 1 always exists, as in MovieLens, so examples such as /movie/1 work on any synth output
+        rest = np.sort(rng.choice(np.arange(2, size * 3 + 2), size - 1, replace=False))
+        self.ids = np.concatenate(([1], rest))
         # genres: 1-4 per movie without replacement, weighted by MovieLens frequencies (Gumbel top-k)
         count = rng.choice([1, 2, 3, 4], size, p=[0.45, 0.33, 0.16, 0.06])
         keys = np.log(GENRE_WEIGHTS) + rng.gumbel(size=(size, len(GENRES)))

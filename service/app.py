@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 
 from cinecluster.db import make_engine
@@ -48,6 +50,12 @@ def _lazy_write_engine(url: str, settings: Settings) -> tuple[Callable[[], Engin
     return get, dispose
 
 
+def _operation_id(route: APIRoute) -> str:
+    """The handler's own name (`recommend_for_user`), so generated clients read well; FastAPI's
+    default appends the path and method. Handler names are unique (tests/service/test_api_contract.py)."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None, *, pool_size: int | None = None) -> FastAPI:
     """The API; the database is not touched until the first request, so start-up never fails on it."""
     settings = settings or get_settings()
@@ -66,11 +74,13 @@ def create_app(settings: Settings | None = None, *, pool_size: int | None = None
             await app.state.apool.close()
             dispose_writes()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc from files in its wheel, so they work without the internet
+    app = FastAPIOffline(
         title="cinecluster",
         version=SERVICE_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()

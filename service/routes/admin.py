@@ -16,17 +16,20 @@ from scheduler.options import ReclusterOptions
 from service.dependencies import require_admin
 from service.errors import not_found
 from service.queries.stats import active_version
-from service.schemas.admin import RunOut, RunRequested, SchedulerOut
-from service.schemas.common import errors
+from service.schemas.admin import ReclusterRequest, RunOut, RunRequested, SchedulerOut
+from service.schemas.common import RunIdPath, errors
 
 OptionsBody = Annotated[
-    ReclusterOptions | None, Body(description="Recluster options, as the CLI's; omit for the defaults.")
+    ReclusterRequest | None, Body(description="Recluster options, as the CLI's; omit for the defaults.")
 ]
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
 @router.post(
-    "/recluster", status_code=202, response_model=RunRequested, responses=errors(401, 403, 409, 422, 503)
+    "/recluster",
+    status_code=202,
+    response_model=RunRequested,
+    responses=errors(400, 401, 403, 409, 422, 503),
 )
 def recluster(request: Request, options: OptionsBody = None) -> RunRequested:
     """Request a recluster run; the scheduler process runs it (follow it in GET /admin/runs).
@@ -55,7 +58,7 @@ def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses=errors(401, 403, 404, 422, 503))
-def get_run(request: Request, run_id: int) -> RunOut:
+def get_run(request: Request, run_id: RunIdPath) -> RunOut:
     """One run: poll this after POST /admin/recluster."""
     with request.app.state.write_engine().begin() as conn:
         runs.mark_stale_runs(conn)

@@ -63,7 +63,7 @@ def find_movies(
     status_code=201,
     response_model=MovieOut,
     dependencies=[Depends(require_admin)],
-    responses=errors(401, 403, 409, 422, 503),
+    responses=errors(400, 401, 403, 409, 422, 503),
 )
 def add_movie(body: MovieIn, db: DbDep, request: Request) -> MovieOut:
     """Add a movie (admin); it is placed on the nearest centroid at once, so it can be recommended."""

@@ -29,7 +29,7 @@ def _write(conn: psycopg.Connection, batch: list[RatingIn]) -> RatingsResult:
     status_code=201,
     response_model=RatingsWritten,
     dependencies=[Depends(require_admin)],
-    responses=errors(401, 403, 404, 422, 503),
+    responses=errors(400, 401, 403, 404, 422, 503),
 )
 def add_ratings(batch: Batch, db: DbDep) -> RatingsWritten:
     """Add or replace ratings (admin), all or nothing; they count in user recommendations at once."""

@@ -1,18 +1,27 @@
 """Recluster runs and the scheduler.
 
-The request body of `POST /admin/recluster` is scheduler.options.ReclusterOptions itself: one
-definition of the options for the CLI, the API and the stored run.
+The request body of `POST /admin/recluster` is scheduler.options.ReclusterOptions with strict JSON
+types: one definition of the options for the CLI, the API and the stored run.
 """
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from scheduler.options import ReclusterOptions
 from service.schemas.common import ApiModel
 
-__all__ = ["ReclusterOptions", "RunOut", "RunRequested", "SchedulerOut"]
+__all__ = ["ReclusterOptions", "ReclusterRequest", "RunOut", "RunRequested", "SchedulerOut"]
+
+
+# Strict only here: a JSON body is held to the types its schema states (`"year": 0` is no boolean),
+# while the CLI's and the stored runs' validation stays as it is.
+class ReclusterRequest(ReclusterOptions):
+    """Recluster options, as the CLI's flags: camelCase names (`batchSize`; snake_case accepted),
+    JSON types as stated (`true`, not `1`)."""
+
+    model_config = ConfigDict(**ReclusterOptions.model_config, strict=True)
 
 
 class RunRequested(ApiModel):

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from service.schemas.common import INT4_MAX, ApiModel
+from service.schemas.common import INT4_MAX, ApiModel, StrictIn
 
 NO_GENRES = "(no genres listed)"
 
@@ -44,7 +44,7 @@ Genre = Annotated[
 ]
 
 
-class MovieIn(ApiModel):
+class MovieIn(StrictIn):
     """A new movie, in the original field names; genres as `A|B` or a list."""
 
     movieId: int | None = Field(default=None, ge=1, le=INT4_MAX, description="Default: the next free id.")

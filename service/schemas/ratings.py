@@ -2,14 +2,14 @@
 
 from pydantic import Field
 
-from service.schemas.common import INT4_MAX, ApiModel
+from service.schemas.common import INT4_MAX, ApiModel, StrictIn
 
 # to_timestamp() and timestamptz stay sane well past this; MovieLens uses Unix seconds.
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_BATCH = 10_000
 
 
-class RatingIn(ApiModel):
+class RatingIn(StrictIn):
     userId: int = Field(ge=1, le=INT4_MAX, examples=[1])
     movieId: int = Field(ge=1, le=INT4_MAX, examples=[1])
     rating: float = Field(

@@ -3,8 +3,12 @@ JSON for the same ids; no console errors; screenshots at 1280 and 390 px."""
 
 from typing import Any
 
+import pytest
 from dashboard_helpers import ConsoleLog, Server, screenshot
 from playwright.sync_api import expect
+
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
 
 Page = tuple[Any, ConsoleLog]
 

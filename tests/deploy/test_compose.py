@@ -28,7 +28,7 @@ from compose_stack import (
     wait_for,
 )
 
-pytestmark = pytest.mark.compose
+pytestmark = [pytest.mark.compose, pytest.mark.real_sample]
 
 TOKEN = "compose-test-token"
 # scheduler/engines/__init__.py's one line, when the image has no spark extra

@@ -29,7 +29,7 @@ from compose_stack import (
     wait_for,
 )
 
-pytestmark = pytest.mark.compose
+pytestmark = [pytest.mark.compose, pytest.mark.real_sample]
 
 SPARK_IMAGE = "cinecluster-spark:compose-test"
 APP_NAME = "cinecluster-recluster"  # scheduler/engines/spark_session.py

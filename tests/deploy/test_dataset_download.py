@@ -12,6 +12,9 @@ import pytest
 
 from cinecluster.dataset import EXPECTED, DatasetError, fetch_sample
 
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
+
 
 class _CountingHandler(http.server.SimpleHTTPRequestHandler):
     hits: ClassVar[list[str]] = []

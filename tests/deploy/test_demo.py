@@ -60,6 +60,7 @@ class Demo:
         return self.process.returncode, out, err
 
 
+@pytest.mark.real_sample
 def test_demo_serves_and_second_start_skips_the_work(db_url: str, sample_data: Path) -> None:
     first = Demo(db_url, "--data", str(sample_data))
     try:
@@ -98,7 +99,9 @@ def test_demo_serves_and_second_start_skips_the_work(db_url: str, sample_data: P
     engine.dispose()
 
 
-def test_offline_without_data_is_one_line_error(db_url: str, tmp_path: Path) -> None:
+def test_offline_without_data_says_so_in_one_line_and_serves_synthetic_data(
+    db_url: str, tmp_path: Path
+) -> None:
     demo = Demo(
         db_url,
         env={
@@ -106,26 +109,41 @@ def test_offline_without_data_is_one_line_error(db_url: str, tmp_path: Path) -> 
             "XDG_CACHE_HOME": str(tmp_path),
         },
     )
-    _, err = demo.process.communicate(timeout=120)
-    assert demo.process.returncode == 2
-    lines = err.strip().splitlines()
-    assert lines[-1].startswith("error: could not download http://127.0.0.1:9/ml-latest-small.zip")
-    assert "--data DIR" in lines[-1] and "--synthetic" in lines[-1]
+    try:
+        demo.wait_ready()
+        # the summary's examples work on synthetic data: its movie ids start at 1, like MovieLens'
+        for path in ("/movie/1", "/recommend/movie/1?n=5", "/recommend/user/1?n=5"):
+            assert httpx.get(f"{demo.base}{path}", timeout=10).status_code == 200, path
+    finally:
+        code, out, err = demo.stop()
+    assert code == 0, err
+    said = [line for line in out.splitlines() if "could not download" in line]
+    assert said == [
+        "data     could not download http://127.0.0.1:9/ml-latest-small.zip ([Errno 111] Connection refused);"
+        " using synthetic data instead (--data DIR loads your own files)"
+    ]
+    assert "loaded   synthetic (1,000 users" in out
     assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--data", "/nonexistent/folder"], "error: --data /nonexistent/folder: not a directory"),
+        (
+            ["--data", "/nonexistent/folder"],
+            "error: --data /nonexistent/folder: not a directory (leave --data out for ml-latest-small,"
+            " or use --synthetic)",
+        ),
         (["--data", "x", "--synthetic"], "error: --data and --synthetic exclude each other"),
     ],
 )
-def test_bad_options_are_one_line_errors(db_url: str, args: list[str], message: str) -> None:
+def test_bad_options_are_one_line_errors_before_any_work(db_url: str, args: list[str], message: str) -> None:
     demo = Demo(db_url, *args)
-    _, err = demo.process.communicate(timeout=120)
+    out, err = demo.process.communicate(timeout=120)
     assert demo.process.returncode == 2
-    assert err.strip().splitlines()[-1].startswith(message)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), err
+    assert out == ""  # nothing started: no database, no migration
 
 
 def test_busy_port_fails_before_any_work(run_cli, sample_data: Path) -> None:  # type: ignore[no-untyped-def]
@@ -149,6 +167,6 @@ def test_synthetic_demo_generates_once_and_serves(db_url: str, tmp_path: Path) -
         code, out, err = demo.stop()
     assert code == 0, err
     assert "loaded   synthetic (1,000 users, 3,000 movies, 100,000 ratings)" in out
-    generated = tmp_path / "cinecluster" / "synthetic-1000u-3000m-100000r-s42"
+    generated = tmp_path / "cinecluster" / "synthetic-v2-1000u-3000m-100000r-s42"
     assert sorted(p.name for p in generated.iterdir()) == ["movies.csv", "ratings.csv", "tags.csv"]
     assert [p.name for p in (tmp_path / "cinecluster").iterdir()] == [generated.name]  # no leftovers

@@ -61,6 +61,7 @@ def test_files_exist_and_pngs_are_valid_images(report_dir: Path) -> None:
         assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.shape[1] > 300, name
 
 
+@pytest.mark.real_sample
 def test_report_md_numbers_match_the_database(report_dir: Path, clustered_db_url: str) -> None:
     version, truth = _database_truth(clustered_db_url)
     markdown = (report_dir / "report.md").read_text(encoding="utf-8")

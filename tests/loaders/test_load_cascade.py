@@ -1,6 +1,10 @@
 """A replace-mode movies file that drops movies once a model exists (set-based cascades)."""
 
+import pytest
 from conftest import query, write
+
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
 
 # the model tables and their columns that name a movie
 _MODEL = {

@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from conftest import MOVIES, RATINGS, TAGS, query, write
 
 
+@pytest.mark.real_sample
 def test_replace_leaves_exactly_the_files_contents(load, loaded_db_url, tmp_path, counts) -> None:
     directory = write(tmp_path, {"movies.csv": MOVIES, "ratings.csv": RATINGS, "tags.csv": TAGS})
     reports = load(loaded_db_url, directory)

@@ -5,7 +5,11 @@ import pty
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import create_engine, text
+
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
 
 
 def _counts(url: str) -> dict[str, int]:

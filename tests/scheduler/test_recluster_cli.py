@@ -17,6 +17,9 @@ from sqlalchemy import create_engine, text
 from scheduler.features import features_for
 from scheduler.placement import load_model
 
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
+
 
 @pytest.fixture
 def db_url(loaded_db_url: str) -> str:

@@ -24,6 +24,7 @@ def clustered(clustered_db_url: str):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
+@pytest.mark.real_sample
 def test_same_data_and_seed_give_the_same_assignments(clustered: Engine) -> None:
     result = run_recluster(clustered)
     assert result.version == 2
@@ -33,6 +34,7 @@ def test_same_data_and_seed_give_the_same_assignments(clustered: Engine) -> None
     assert first == second
 
 
+@pytest.mark.real_sample
 def test_every_movie_has_exactly_one_cluster_and_in_cluster_neighbours(clustered: Engine) -> None:
     with clustered.connect() as conn:
         per_cluster = conn.execute(

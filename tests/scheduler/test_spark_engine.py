@@ -175,6 +175,7 @@ def assert_same_version(url: str, local: int, spark: int) -> None:
     assert holdout[0] == holdout[1]
 
 
+@pytest.mark.real_sample
 def test_ml_latest_small_on_local_2_equals_the_in_process_engine_and_the_api_serves_the_same(
     clustered_db_url: str, spark_env: None
 ) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, text
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.real_sample
 def test_clusters_summarise_every_cluster(client: TestClient, read_engine: Engine) -> None:
     body = client.get("/clusters").json()
     assert body["modelVersion"] == 1

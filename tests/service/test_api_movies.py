@@ -1,9 +1,11 @@
 """`/`, `/movie/{id}`, `/movies`: the original shapes, lookups, search, paging, errors."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 
+@pytest.mark.real_sample
 def test_root_keeps_the_original_message_and_adds_versions_and_counts(client: TestClient) -> None:
     body = client.get("/").json()
     assert body["message"] == "Recommender System API is running"
@@ -12,6 +14,7 @@ def test_root_keeps_the_original_message_and_adds_versions_and_counts(client: Te
     assert body["serviceVersion"]
 
 
+@pytest.mark.real_sample
 def test_movie_has_the_original_fields_and_the_extras(client: TestClient, read_engine: Engine) -> None:
     response = client.get("/movie/1")
     assert response.status_code == 200

@@ -52,6 +52,7 @@ def test_service_starts_while_the_database_is_down(proxied_url: tuple[str, TcpPr
         assert client.get("/readyz").status_code == 200
 
 
+@pytest.mark.real_sample
 def test_without_an_active_model_readiness_and_model_routes_are_503(loaded_db_url: str) -> None:
     with api_client(loaded_db_url) as client:
         ready = client.get("/readyz")

@@ -7,6 +7,9 @@ from sqlalchemy import Engine, text
 
 from service.recommenders import DEFAULT_STRATEGY, STRATEGIES
 
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
+
 ITEM_KEYS = {"movieId", "title", "genres", "cluster", "score", "reason"}
 USER = 1  # 232 ratings in ml-latest-small
 HEAVY_USER = 414  # 2,698 ratings: the most in ml-latest-small

@@ -25,6 +25,9 @@ from service.recommenders import ease
 from service.recommenders.weighted import STORED
 from service.sql import fetch_all
 
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
+
 WAIT_S = 60.0  # upper bound for the scheduler to react; the tests wait for a state, not a time
 
 

@@ -16,6 +16,9 @@ from service.recommenders.types import Recommendation
 from service.recommenders.weighted import STORED
 from service.sql import fetch_all
 
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
+
 
 def _version(conn) -> int:  # type: ignore[no-untyped-def]
     return int(conn.execute(text("SELECT version FROM active_model")).scalar_one())

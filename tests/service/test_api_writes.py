@@ -8,6 +8,9 @@ from sqlalchemy import Engine, create_engine, text
 from scheduler import runs
 from scheduler.job import run_requested
 
+# figures of ml-latest-small itself (counts, user and movie ids, titles)
+pytestmark = pytest.mark.real_sample
+
 WRITES = [
     ("POST", "/movies", {"title": "Auth Probe (2024)", "genres": "Drama"}),
     ("POST", "/ratings", [{"userId": 100002, "movieId": 1, "rating": 4.0}]),

@@ -18,6 +18,7 @@ def _version(engine: Engine) -> int:
         return int(conn.execute(text("SELECT version FROM active_model")).scalar_one())
 
 
+@pytest.mark.real_sample
 def test_rankings_are_each_clusters_movies_best_first_ties_by_id(read_engine: Engine) -> None:
     version = _version(read_engine)
     with read_engine.connect() as conn:
