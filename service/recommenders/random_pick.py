@@ -13,10 +13,11 @@ from sqlalchemy import text
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all
 
-# The favourite cluster from primary-key probes per rated movie, and the sample drawn from
-# movie_clusters alone: only the page is joined to movies, unless a genre filter needs every
-# candidate's genres first. Joining the cluster's ~10k movies to movies, then sorting them,
-# cost 50-130 ms a page at 25M ratings; probing ~100 rated movies costs well under 1 ms.
+# The favourite cluster from primary-key probes per rated movie (a join hashed all of
+# movie_clusters), and the sample drawn from movie_clusters alone: only the page is joined to
+# movies, unless a genre filter needs every candidate's genres first. Joining the cluster's
+# movies (a tenth of the catalogue) to movies before sorting them was a third of the dashboard
+# user page's time at 25M ratings (benchmarks/dashboard.py).
 _FAVOURITE = """
     WITH rated AS MATERIALIZED (
         SELECT r.movie_id FROM ratings r WHERE r.user_id = :user_id

@@ -97,8 +97,8 @@ _LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM rated)")
 # are looked up only for the page. Shaped by EXPLAIN (ANALYZE, BUFFERS) at 25M ratings
 # (benchmarks/dashboard.py): the user's ratings are read once (mean, profile, exclusion); the
 # liked movies' clusters are primary-key probes (a join hashed all of movie_clusters); rated
-# neighbours leave before the sum, by a hash of the user's ratings (for heavy raters half the
-# expanded rows: leaving after the sum cost 2x).
+# neighbours leave before the sum, by a hash of the user's ratings (for heavy raters that is
+# half the expanded rows, which the sum and the sources then skip).
 _CANDIDATES = """
     WITH rated AS MATERIALIZED (
         SELECT r.movie_id, r.rating, r.ts FROM ratings r WHERE r.user_id = :user_id
