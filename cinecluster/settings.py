@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(
         default=5000, ge=0, description="API statement timeout, so a sick database fails fast."
     )
+    # JIT pays off for long analytical queries; the API's are short, and at 25M ratings the live
+    # ranking spent most of its time compiling (benchmarks/dashboard.py). The recluster keeps it.
+    api_jit: bool = Field(
+        default=False, description="PostgreSQL JIT compilation for the API's statements (`jit`)."
+    )
     # More connections than the database has cores only add runnable backends: with PostgreSQL,
     # uvicorn and wrk on 2 cores, 8 per pool gave the hot routes a p99 of 60-72 ms and 4 gave
     # 12-31 ms at the same req/s (benchmarks/api.py, 25M ratings).

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from cinecluster.db import make_engine
 from cinecluster.settings import Settings, get_settings
 from service import dashboard
-from service.database import AsyncPool, Pool
+from service.database import AsyncPool, Pool, server_options
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.routes import ROUTERS
@@ -36,10 +36,8 @@ def _lazy_write_engine(url: str, settings: Settings) -> tuple[Callable[[], Engin
     def get() -> Engine:
         with lock:
             if not holder:
-                options = f"-c statement_timeout={settings.statement_timeout_ms}"
-                holder.append(
-                    make_engine("api", url, pool_size=2, max_overflow=3, connect_args={"options": options})
-                )
+                options = {"options": server_options(settings)}
+                holder.append(make_engine("api", url, pool_size=2, max_overflow=3, connect_args=options))
             return holder[0]
 
     def dispose() -> None:

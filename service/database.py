@@ -33,12 +33,18 @@ class PoolTimeout(psycopg.OperationalError):
     """Every connection stayed busy for POOL_TIMEOUT_S: answered as 503 like a dead database."""
 
 
+def server_options(settings: Settings) -> str:
+    """libpq `options` for every API connection (the pools' and the write engine's)."""
+    jit = "on" if settings.api_jit else "off"
+    return f"-c statement_timeout={settings.statement_timeout_ms} -c jit={jit}"
+
+
 def connect_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         "autocommit": True,  # reads need no transaction; writes open one explicitly
         "application_name": "cinecluster-api",
         "connect_timeout": CONNECT_TIMEOUT_S,
-        "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+        "options": server_options(settings),
         # a server that vanishes without closing the socket (host down, network cut) would
         # otherwise leave a query waiting for TCP's ~15 min retransmission timeout
         "tcp_user_timeout": TCP_USER_TIMEOUT_MS,

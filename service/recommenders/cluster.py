@@ -12,9 +12,9 @@ does, since genres live in the database.
 import numpy as np
 from sqlalchemy import text
 
-from service.queries.users import cluster_affinities
+from service.queries.users import ClusterAffinity, cluster_affinities
 from service.recommenders.ranking import RANKINGS
-from service.recommenders.types import Recommendation
+from service.recommenders.types import Recommendation, UserStrategy
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
 
 TOP_CLUSTERS = 3
@@ -50,7 +50,39 @@ def recommend(
     version: int,
     seed: int | None = None,
 ) -> list[Recommendation]:
-    affinities = cluster_affinities(conn, user_id, version)[:TOP_CLUSTERS]
+    affinities = cluster_affinities(conn, user_id, version)
+    return recommend_from(conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version)
+
+
+def with_affinities(affinities: list[ClusterAffinity]) -> UserStrategy:
+    """`recommend` for a user whose affinities the caller has read already (the dashboard)."""
+
+    def recommend(
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None = None,
+    ) -> list[Recommendation]:
+        return recommend_from(conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version)
+
+    return recommend
+
+
+def recommend_from(
+    conn: DbConnection,
+    user_id: int,
+    all_affinities: list[ClusterAffinity],
+    *,
+    n: int,
+    offset: int,
+    genre: str | None,
+    version: int,
+) -> list[Recommendation]:
+    affinities = all_affinities[:TOP_CLUSTERS]
     rankings = RANKINGS.get(conn, version)
     rated = np.frombuffer(fetch_value(conn, RATED, {"user_id": user_id}) or b"", dtype=">i4")
     share = {a.cluster: a.affinity for a in affinities}

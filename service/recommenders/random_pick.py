@@ -13,30 +13,50 @@ from sqlalchemy import text
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all
 
-FAVOURITE_SAMPLE = compile_sql(
-    text(
-        """
-    WITH fav AS (
-        SELECT mc.cluster
-        FROM ratings r
-        JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = r.movie_id
-        WHERE r.user_id = :user_id
-        GROUP BY mc.cluster
-        ORDER BY count(*) DESC, mc.cluster
+# The favourite cluster from primary-key probes per rated movie (a join hashed all of
+# movie_clusters), and the sample drawn from movie_clusters alone: only the page is joined to
+# movies, unless a genre filter needs every candidate's genres first. Joining the cluster's
+# movies (a tenth of the catalogue) to movies before sorting them was a third of the dashboard
+# user page's time at 25M ratings (benchmarks/dashboard.py).
+_FAVOURITE = """
+    WITH rated AS MATERIALIZED (
+        SELECT r.movie_id FROM ratings r WHERE r.user_id = :user_id
+    ), fav AS (
+        SELECT c.cluster
+        FROM (SELECT (SELECT mc.cluster FROM movie_clusters mc
+                      WHERE mc.version = :version AND mc.movie_id = r.movie_id) AS cluster
+              FROM rated r) c
+        WHERE c.cluster IS NOT NULL
+        GROUP BY c.cluster
+        ORDER BY count(*) DESC, c.cluster
         LIMIT 1
+    ), drawn AS (
+        SELECT mc.movie_id, mc.cluster, hashint4extended(mc.movie_id, :seed) AS draw
+        FROM fav
+        JOIN movie_clusters mc ON mc.version = :version AND mc.cluster = fav.cluster
+        WHERE NOT EXISTS (SELECT 1 FROM rated r WHERE r.movie_id = mc.movie_id)
     )
-    SELECT m.movie_id, m.title, m.genres, mc.cluster
-    FROM fav
-    JOIN movie_clusters mc ON mc.version = :version AND mc.cluster = fav.cluster
-    JOIN movies m ON m.movie_id = mc.movie_id
-    WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = m.movie_id)
-      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
-    ORDER BY hashint4extended(m.movie_id, :seed), m.movie_id
+"""
+_SAMPLE_PAGE = {
+    False: """
+    SELECT m.movie_id, m.title, m.genres, d.cluster
+    FROM (SELECT * FROM drawn ORDER BY draw, movie_id LIMIT :n OFFSET :offset) d
+    JOIN movies m ON m.movie_id = d.movie_id
+    ORDER BY d.draw, d.movie_id
+    """,
+    True: """
+    SELECT m.movie_id, m.title, m.genres, d.cluster
+    FROM drawn d
+    JOIN movies m ON m.movie_id = d.movie_id
+    WHERE CAST(:genre AS text) = ANY (m.genres)
+    ORDER BY d.draw, d.movie_id
     LIMIT :n OFFSET :offset
-    """
-    ),
-    prepare=False,
-)
+    """,
+}
+FAVOURITE_SAMPLE = {
+    with_genre: compile_sql(text(_FAVOURITE + page), prepare=False)
+    for with_genre, page in _SAMPLE_PAGE.items()
+}
 
 CLUSTER_SAMPLE = compile_sql(
     text(
@@ -69,7 +89,7 @@ def recommend(
     seed: int | None = None,
 ) -> list[Recommendation]:
     params = {"version": version, "user_id": user_id, "genre": genre, "n": n, "offset": offset}
-    rows = fetch_all(conn, FAVOURITE_SAMPLE, {**params, "seed": _seed(seed)})
+    rows = fetch_all(conn, FAVOURITE_SAMPLE[genre is not None], {**params, "seed": _seed(seed)})
     return [
         Recommendation.from_row(r, score=None, reason=f"random pick from your favourite cluster {r.cluster}")
         for r in rows

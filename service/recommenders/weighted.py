@@ -91,29 +91,36 @@ def _stored(version: str) -> dict[bool, Query]:
 STORED = _stored(":version")
 STORED_ACTIVE = _stored(_ACTIVE)
 
-_LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM ratings WHERE user_id = :user_id)")
+_LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM rated)")
 # The live ranking. The table ({table}: item_weights or item_neighbours) carries each
 # neighbour's cluster and ln(1 + ratings), so the candidates are ranked from one table; movies
-# are looked up only for the page.
+# are looked up only for the page. Shaped by EXPLAIN (ANALYZE, BUFFERS) at 25M ratings
+# (benchmarks/dashboard.py): the user's ratings are read once (mean, profile, exclusion); the
+# liked movies' clusters are primary-key probes (a join hashed all of movie_clusters); rated
+# neighbours leave before the sum, by a hash of the user's ratings (for heavy raters that is
+# half the expanded rows, which the sum and the sources then skip).
 _CANDIDATES = """
-    WITH liked AS (
-        SELECT r.movie_id
-        FROM ratings r
-        WHERE r.user_id = :user_id
-          AND {liked}
+    WITH rated AS MATERIALIZED (
+        SELECT r.movie_id, r.rating, r.ts FROM ratings r WHERE r.user_id = :user_id
+    ), liked AS (
+        SELECT r.movie_id, r.rating, r.ts
+        FROM rated r
+        WHERE {liked}
         ORDER BY r.ts DESC, r.movie_id DESC
         LIMIT :cap
     ), affinity AS (
-        SELECT mc.cluster, count(*)::float8 / sum(count(*)) OVER () AS share
-        FROM liked l
-        JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = l.movie_id
-        GROUP BY mc.cluster
+        SELECT l.cluster, count(*)::float8 / sum(count(*)) OVER () AS share
+        FROM (SELECT (SELECT mc.cluster FROM movie_clusters mc
+                      WHERE mc.version = :version AND mc.movie_id = l.movie_id) AS cluster
+              FROM liked l) l
+        GROUP BY l.cluster
+        HAVING l.cluster IS NOT NULL  -- before the window's sum, as the join it replaces
     ), expanded AS MATERIALIZED (
         SELECT n.neighbour_id, n.movie_id AS source_id, n.{score} AS similarity, n.neighbour_cluster,
                n.neighbour_log_pop
         FROM liked l
         JOIN {table} n ON n.version = :version AND n.movie_id = l.movie_id
-        WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = n.neighbour_id)
+        WHERE NOT EXISTS (SELECT 1 FROM rated r WHERE r.movie_id = n.neighbour_id)
     ), candidates AS (
         -- exact in any order (float4 terms, see scheduler/user_lists.py), so plans cannot change it
         SELECT e.neighbour_id AS movie_id, sum(e.similarity::float8) AS similarity,
@@ -183,11 +190,10 @@ _POPULAR_REST = """
 # The liked movies of the live ranking's profile (its `liked` CTE, so both read one definition),
 # most recent first, with the star rating: what the dashboard shows as "movies you liked".
 _PROFILE = """
-    SELECT m.movie_id, m.title, m.genres, r.rating, r.ts
+    SELECT m.movie_id, m.title, m.genres, l.rating, l.ts
     FROM liked l
-    JOIN ratings r ON r.user_id = :user_id AND r.movie_id = l.movie_id
     JOIN movies m ON m.movie_id = l.movie_id
-    ORDER BY r.ts DESC, r.movie_id DESC
+    ORDER BY l.ts DESC, l.movie_id DESC
 """
 
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from service.dependencies import DbDep, require_version, user_or_404
 from service.errors import ApiError
-from service.queries.users import cluster_affinities
+from service.queries.users import ClusterAffinity, cluster_affinities
 from service.schemas.common import UserIdPath, errors
 from service.schemas.recommend import ClusterAffinityOut, FavoriteClusterOut
 
@@ -18,11 +18,16 @@ def favorite_cluster(user_id: UserIdPath, db: DbDep) -> FavoriteClusterOut:
         user = user_or_404(conn, user_id)
         version = require_version(user.version)
         affinities = cluster_affinities(conn, user.user_id, version)
+    return favourite_of(user.user_id, version, affinities)
+
+
+def favourite_of(user_id: int, version: int, affinities: list[ClusterAffinity]) -> FavoriteClusterOut:
+    """The route's answer from the user's affinities (the dashboard has them already)."""
     if not affinities:  # every rated movie was added after the last run and is not placed
         raise ApiError(404, "User has no clustered ratings")
     favourite = min(affinities, key=lambda a: (-a.rated, a.cluster))
     return FavoriteClusterOut(
-        userId=user.user_id,
+        userId=user_id,
         favoriteCluster=favourite.cluster,
         topAffinityCluster=affinities[0].cluster,
         modelVersion=version,

@@ -10,8 +10,9 @@ from service.dashboard.errors import page_router
 from service.dashboard.templating import render
 from service.dependencies import pool_of, require_version, user_or_404
 from service.errors import ApiError
-from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, ease
-from service.routes.users import favorite_cluster
+from service.queries.users import ClusterAffinity, cluster_affinities
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, cluster, ease
+from service.routes.users import favourite_of
 from service.schemas.common import INT4_MAX, UserIdPath
 
 router = page_router("/dashboard/users")
@@ -27,11 +28,15 @@ USER_STRATEGY_NOTES = {
 }
 
 
-def recommendation_lists(conn: psycopg.Connection, user_id: int, version: int) -> list[dict[str, Any]]:
+def recommendation_lists(
+    conn: psycopg.Connection, user_id: int, version: int, affinities: list[ClusterAffinity]
+) -> list[dict[str, Any]]:
     """Each strategy's first page, and whether it is the list stored by the last recluster run
-    (the default strategy while the user's ratings are unchanged) or was ranked live just now."""
+    (the default strategy while the user's ratings are unchanged) or was ranked live just now.
+    The cluster strategy reuses the page's affinities rather than reading them again."""
+    strategies = {**STRATEGIES, "cluster": cluster.with_affinities(affinities)}
     lists = []
-    for name, strategy in STRATEGIES.items():
+    for name, strategy in strategies.items():
         page = {"n": RECOMMENDED, "offset": 0, "genre": None, "version": version}
         items = ease.stored(conn, user_id, **page) if name == DEFAULT_STRATEGY else None
         source = "stored" if items is not None else "live"
@@ -52,14 +57,14 @@ def open_user(request: Request, user: Annotated[int | None, Query(ge=1, le=INT4_
 @router.get("/{user_id}", response_class=HTMLResponse, name="user_page")
 def user_page(request: Request, user_id: UserIdPath) -> HTMLResponse:
     """Liked movies, favourite cluster with affinities, recommendations per strategy."""
-    pool = pool_of(request)
-    with pool.connection() as conn:
+    with pool_of(request).connection() as conn:
         user = user_or_404(conn, user_id)
         version = require_version(user.version)
+        affinities = cluster_affinities(conn, user.user_id, version)
         profile = ease.liked_profile(conn, user.user_id, version)
-        lists = recommendation_lists(conn, user.user_id, version)
+        lists = recommendation_lists(conn, user.user_id, version, affinities)
     try:
-        favourite = favorite_cluster(user_id, pool)  # the API's own answer, field for field
+        favourite = favourite_of(user.user_id, version, affinities)  # the API's answer, field for field
     except ApiError as error:
         if error.status_code != 404:
             raise
