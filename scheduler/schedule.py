@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -181,9 +182,7 @@ class HeartbeatWriter(threading.Thread):
                     self.me,
                     interval_s=self.interval_s,
                     cron=self.cron,
-                    # a job not yet scheduled (a beat before the scheduler started) has no
-                    # next_run_time attribute at all
-                    next_run_at=getattr(job, "next_run_time", None),
+                    next_run_at=_next_run(job),
                 )
         except Exception as error:  # the database may be away; the next beat tries again
             log.warning("heartbeat not written: %s", first_line(error))
@@ -192,6 +191,16 @@ class HeartbeatWriter(threading.Thread):
         self.stopping.set()
         with contextlib.suppress(Exception), self.engine.begin() as conn:
             heartbeat.stopped(conn, self.me)
+
+
+def _next_run(job: Job | None) -> datetime | None:
+    """The job's next fire time; a job not yet scheduled (the first beat comes before the
+    scheduler has started) has no next_run_time attribute yet: its trigger's is the same."""
+    if job is None:
+        return None
+    if hasattr(job, "next_run_time"):
+        return job.next_run_time  # type: ignore[no-any-return]
+    return job.trigger.get_next_fire_time(None, datetime.now(UTC))  # type: ignore[no-any-return]
 
 
 class SchedulerService:
