@@ -74,7 +74,7 @@ pydantic-settings, typer, rich) takes about 0.7 s alone on this machine, `python
 measured beside `psql`, already more than 3x `psql \\copy` before any work is done. Importing only
 the invoked command's CLI module instead of all of them measured no gain (the other command
 modules import nothing the load does not already need)."""
-SYNTH = Path("/work/bench-data/synth25m")
+SYNTH = Path("../bench-data/synth25m")  # relative to the working directory; --synth
 PANDAS = """
 import sys
 import pandas as pd
@@ -349,7 +349,8 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section("Load", body)
+        # "Load" itself is the directory load of benchmarks/recluster.py
+        write_section("Load: the ratings file alone (psql, pandas)", body)
 
 
 if __name__ == "__main__":

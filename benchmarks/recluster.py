@@ -1,16 +1,16 @@
-"""Recluster end to end vs the sum of its unavoidable parts, measured side by side.
+"""The recluster and the directory load at synthetic 25M ratings, as a user runs them.
 
-For each dataset (ml-latest-small, synthetic 25M ratings / 62k movies) in its own benchmark
-database: load it once with `cinecluster load`, then per round
-  1. the whole job in a fresh process (`run_recluster`, as `cinecluster recluster` runs it),
-     wall time and peak RSS;
-  2. a bare SQL GROUP BY over ratings (count and mean per movie, rows fetched);
-  3. a bare MiniBatchKMeans fit (same k, batch size, seed, n_init) on the same scaled matrix;
-  4. a bare binary COPY of the rows the run writes (clusters + neighbours) into plain tables.
-Medians over rounds; the ratio end-to-end / (2 + 3 + 4) goes to docs/benchmarks.md ("Recluster").
+Per round, in a benchmark database of its own (--database; created, migrated and loaded once):
+  1. `cinecluster load DIR` (movies, ratings, tags; replace mode) in a fresh process, and
+     `psql \\copy` of the same three files into bare tables (no keys, no indexes, no checks),
+     one psql process: wall time and peak RSS of each child;
+  2. `cinecluster recluster --json` in a fresh process: wall time, peak RSS (the child's
+     ru_maxrss) and the job's own per-step seconds.
+Medians over the rounds replace the "Load" and "Recluster" sections of docs/benchmarks.md.
 
-Run (heavy: serialise with the others):
-    flock /tmp/cinecluster-bench.lock .venv/bin/python benchmarks/recluster.py
+Run from the repository root (heavy: serialise with the other benchmarks):
+    flock /tmp/cinecluster-bench.lock .venv/bin/python benchmarks/recluster.py --data ../bench-data/synth25m
+If DIR has no ratings.csv, `cinecluster synth --out DIR` writes the synthetic data set first.
 """
 
 import argparse
@@ -20,58 +20,180 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-from sklearn.cluster import MiniBatchKMeans
-from sqlalchemy import Engine, create_engine, text
-
-from cinecluster import migrate
-from cinecluster.db import raw_connection
-from cinecluster.settings import DEFAULT_SAMPLE_DATA
-from scheduler.clustering import N_INIT, ClusterParams, build_pipeline
-from scheduler.copyio import encode_rows
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTH = Path("/work/bench-data/synth25m")
-RESULTS = Path("/work/bench-data/recluster-results.json")  # outside the repo, merged across runs
-NOTES = """What is measured. *End to end*: `run_recluster` in a fresh process (the core job: feature
-SQL, fit + metrics, in-cluster neighbours, serialisation to joblib and ONNX, the ONE write
-transaction with its partitions, keys and foreign keys, the flip, pruning), without the
-extra write steps that `scheduler/steps.py` adds (the evaluation engineer's global
-item-neighbour table and holdout NDCG: measured by `benchmarks/item_knn.py`). *Bare GROUP BY*:
-`SELECT movie_id, count(*), avg(rating) FROM ratings GROUP BY movie_id`, rows fetched.
-*Bare fit*: `MiniBatchKMeans(k=10, batch_size=1000, random_state=42, n_init=3).fit` on the same
-scaled matrix. *Bare COPY*: the same binary COPY payload of the rows the run writes
-(movie_clusters + movie_neighbours) into plain tables without keys or indexes. Peak RSS is the
-job process's high-water resident set (VmHWM); the growth column is what the run added to the
-resident set it had after its imports.
+DEFAULT_DATA = Path("../bench-data/synth25m")  # relative to the working directory
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+BOUND_SECONDS, BOUND_MB, AIM_SECONDS = 120, 2048, 60  # issue 21
+LOAD_BOUND = 2.0  # the directory load within 2x psql \copy of the same files
+BARE = {  # psql \copy targets: the files' columns, plain types, nothing else
+    "movies": "movie_id int, title text, genres text",
+    "ratings": "user_id int, movie_id int, rating real, ts bigint",
+    "tags": "user_id int, movie_id int, tag text, ts bigint",
+}
+STEP_NAMES = {
+    "features_sql": "features (SQL aggregates)",
+    "fit": "fit (MiniBatchKMeans + metrics)",
+    "neighbours": "in-cluster neighbours",
+    "serialize": "serialise (joblib + ONNX)",
+    "counts_wait": "side counts (wait)",
+    "write:item_knn": "write: item_neighbours (reads the ratings once for all steps)",
+    "write:item_model": "write: item_weights (EASE)",
+    "write:holdout": "write: holdout NDCG",
+    "write:user_lists": "write: user_recommendations (stored rankings)",
+    "write:place_late_arrivals": "write: late arrivals",
+    "activate": "activate",
+    "analyze": "analyze the new partitions",
+    "prune": "prune",
+}
 
-Not in the reference parts but in the job: the silhouette/Davies-Bouldin metrics, the exact
-top-50 in-cluster neighbours (brute force per cluster; grows with the sum of squared cluster
-sizes), the primary-key index builds and set-based foreign-key checks when a version's
-partitions are attached, and the distinct-user count. Timings on this shared 2-core machine
-vary by 2x between minutes (other engineers' jobs); the ratio is taken within one run."""
-CHILD = """
-import json, sys, time
-from sqlalchemy import create_engine
-from scheduler.job import run_recluster
 
-def status_kb(field):  # this process image only (ru_maxrss would include the parent at fork)
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
+def child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a process: (wall seconds, its own peak RSS in MB, stdout); raises if it fails."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(args, stdout=out, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(args[:4])}... exited with {process.returncode}")
+    return wall, usage.ru_maxrss / 1024, stdout
 
-engine = create_engine(sys.argv[1])
-rss_before = status_kb("VmRSS")
-start = time.perf_counter()
-result = run_recluster(engine, trigger="cli", keep=2, write_steps=[])  # the core job
-wall = time.perf_counter() - start
-print(json.dumps({"wall": wall, "version": result.version, "timings": result.timings,
-                  "rss_before_kb": rss_before, "rss_peak_kb": status_kb("VmHWM"),
-                  "counts": result.data_counts}))
-"""
+
+def prepare(server: str, database: str, data: Path, env: dict[str, str]) -> str:
+    """The benchmark database, created and migrated if absent; its URL."""
+    url = make_url(server).set(database=database).render_as_string(hide_password=False)
+    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).first():
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    subprocess.run(
+        [sys.executable, "-m", "cinecluster", "db", "upgrade"], env={**env, "DATABASE_URL": url}, check=True
+    )
+    if not (data / "ratings.csv").is_file():
+        subprocess.run(
+            [sys.executable, "-m", "cinecluster", "synth", "--out", str(data)], env=env, check=True
+        )
+    return url
+
+
+def psql_copy(url: str, data: Path, env: dict[str, str]) -> tuple[float, float]:
+    """psql \\copy of movies, ratings and tags into fresh bare tables (one psql process)."""
+    setup = [f"DROP TABLE IF EXISTS bench_{t}; CREATE TABLE bench_{t} ({c});" for t, c in BARE.items()]
+    subprocess.run(["psql", "-qX", url, "-c", " ".join(setup)], env=env, check=True)
+    copies = []
+    for table in BARE:
+        copies += [
+            "-c",
+            f"\\copy bench_{table} FROM '{(data / f'{table}.csv').resolve()}' (FORMAT csv, HEADER)",
+        ]
+    wall, peak, _ = child(["psql", "-qX", url, *copies], env)
+    drop = " ".join(f"DROP TABLE bench_{t};" for t in BARE)
+    subprocess.run(["psql", "-qX", url, "-c", drop], env=env, check=True)
+    return wall, peak
+
+
+def bench(url: str, data: Path, rounds: int, env: dict[str, str]) -> dict:
+    env = {**env, "DATABASE_URL": url}
+    cli = [sys.executable, "-m", "cinecluster"]
+    loads, copies, runs = [], [], []
+    for i in range(rounds):
+        loads.append(child([*cli, "load", str(data)], env)[:2])
+        copies.append(psql_copy(url, data, env))
+        wall, peak, out = child([*cli, "recluster", "--json"], env)
+        result = json.loads(out)
+        runs.append({"wall": wall, "peak": peak, "timings": result["timings"], "result": result})
+        print(
+            f"round {i + 1}: load {loads[-1][0]:.1f} s, psql {copies[-1][0]:.1f} s, recluster {wall:.1f} s"
+            f" {peak:.0f} MB {result['timings']}",
+            file=sys.stderr,
+            flush=True,
+        )
+    med = statistics.median
+    steps = [name for name in runs[0]["timings"] if name != "total"]
+    return {
+        "rounds": rounds,
+        "load": (med(w for w, _ in loads), max(p for _, p in loads)),
+        "psql": (med(w for w, _ in copies), max(p for _, p in copies)),
+        "recluster": (med(r["wall"] for r in runs), max(r["peak"] for r in runs)),
+        "walls": [r["wall"] for r in runs],
+        "peaks": [r["peak"] for r in runs],
+        "steps": {name: med(r["timings"].get(name, 0.0) for r in runs) for name in steps},
+        "job": med(r["timings"]["total"] for r in runs),
+        "counts": runs[-1]["result"]["data_counts"],
+        "metrics": runs[-1]["result"]["metrics"],
+    }
+
+
+def machine() -> str:
+    load = os.getloadavg()[0]
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, PostgreSQL on the same host, shared with other"
+        f" work (1-minute load average {load:.1f} at the end); {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def recluster_section(r: dict, where: str) -> str:
+    wall, peak = r["recluster"]
+    c = r["counts"]
+    lines = [
+        f"`benchmarks/recluster.py`: `cinecluster recluster --json` in a fresh process on synthetic data"
+        f" ({c['ratings']:,} ratings, {c['users']:,} users, {c['movies']:,} movies), {r['rounds']} rounds,"
+        f" medians; seconds per step are the job's own (`timings` in its JSON). {where}.",
+        "",
+        "| step | seconds |",
+        "|---|---:|",
+    ]
+    write_parts = 0.0
+    for name, seconds in r["steps"].items():
+        if name.startswith("write:"):
+            write_parts += seconds
+        label = STEP_NAMES.get(name, name)
+        lines.append(f"| {'write transaction, all of it' if name == 'write' else label} | {seconds:.1f} |")
+    lines += [
+        f"| the job (`run_recluster`) | {r['job']:.1f} |",
+        f"| **the command, process start included** | **{wall:.1f}** |",
+        f"| **peak RSS of the command** | **{peak:,.0f} MB** |",
+        "",
+        f"Walls per round: {', '.join(f'{w:.1f}' for w in r['walls'])} s; peaks:"
+        f" {', '.join(f'{p:,.0f}' for p in r['peaks'])} MB. Bounds (issue 21): {BOUND_SECONDS} s and"
+        f" {BOUND_MB / 1024:.0f} GB: time {'met' if wall <= BOUND_SECONDS else 'missed'}, memory"
+        f" {'met' if peak <= BOUND_MB else 'missed'}; aim {AIM_SECONDS} s:"
+        f" {'met' if wall <= AIM_SECONDS else 'missed'}.",
+    ]
+    return "\n".join(lines)
+
+
+def load_section(r: dict, where: str) -> str:
+    (load, load_peak), (copy, copy_peak) = r["load"], r["psql"]
+    ratio = load / copy
+    return "\n".join(
+        [
+            "`benchmarks/recluster.py`: the directory load beside `psql \\copy` of the same three files"
+            f" (movies.csv, ratings.csv, tags.csv; {r['counts']['ratings']:,} ratings), same run,"
+            f" {r['rounds']} rounds, medians of each child process's wall time. {where}.",
+            "",
+            "| method | median wall | ratio to psql \\copy | peak RSS |",
+            "|---|---:|---:|---:|",
+            f"| `cinecluster load DIR` (replace: validation, keys, indexes, foreign keys, ANALYZE)"
+            f" | {load:.1f} s | **{ratio:.2f}x** | {load_peak:,.0f} MB |",
+            f"| `psql \\copy` into bare tables (no keys, no indexes) | {copy:.1f} s | 1.00x"
+            f" | {copy_peak:,.0f} MB |",
+            "",
+            f"Bound (issue 21): at most {LOAD_BOUND:.0f}x: {'met' if ratio <= LOAD_BOUND else 'missed'}.",
+        ]
+    )
 
 
 def write_section(title: str, body: str, doc: Path = ROOT / "docs/benchmarks.md") -> None:
@@ -86,218 +208,23 @@ def write_section(title: str, body: str, doc: Path = ROOT / "docs/benchmarks.md"
     doc.write_text(text_[:start] + section + (text_[end:] if end >= 0 else ""))
 
 
-def database(server: str, name: str, data: Path, reuse: bool) -> str:
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    url = str(create_engine(server).url.set(database=name).render_as_string(hide_password=False))
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if exists and reuse:
-            admin.dispose()
-            return url
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    started = time.perf_counter()
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "cinecluster", "load", str(data)], env=env, check=True)
-    print(f"loaded {data} into {name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return url
-
-
-def end_to_end(url: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, url], check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def bare_group_by(engine: Engine) -> float:
-    with engine.connect() as conn:
-        start = time.perf_counter()
-        conn.execute(text("SELECT movie_id, count(*), avg(rating) FROM ratings GROUP BY movie_id")).all()
-        return time.perf_counter() - start
-
-
-def matrix(engine: Engine, version: int) -> np.ndarray:
-    """The run's feature matrix as stored in movie_features (numeric first, then genres)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT avg_rating, rating_count, genre_flags FROM movie_features ORDER BY movie_id")
-        ).all()
-    return np.array([[r.avg_rating, r.rating_count, *r.genre_flags] for r in rows], dtype=np.float64)
-
-
-def bare_fit(values: np.ndarray) -> float:
-    params = ClusterParams()
-    scaled = build_pipeline(params, 2).named_steps["scale"].fit_transform(values)
-    start = time.perf_counter()
-    MiniBatchKMeans(n_clusters=10, batch_size=1000, random_state=42, n_init=N_INIT).fit(scaled)
-    return time.perf_counter() - start
-
-
-def bare_copy(engine: Engine, version: int) -> tuple[float, int]:
-    """COPY the version's clusters and neighbours again, same binary payload, into plain tables."""
-    with engine.connect() as conn:
-        c = np.array(
-            conn.execute(
-                text("SELECT version, movie_id, cluster, distance FROM movie_clusters WHERE version = :v"),
-                {"v": version},
-            ).all()
-        )
-        n = np.array(
-            conn.execute(
-                text(
-                    "SELECT version, movie_id, rank, neighbour_id, distance"
-                    " FROM movie_neighbours WHERE version = :v"
-                ),
-                {"v": version},
-            ).all()
-        )
-    payloads = [
-        (
-            "bench_copy_clusters",
-            "movie_clusters",
-            encode_rows([("int4", c[:, 0]), ("int4", c[:, 1]), ("int2", c[:, 2]), ("float4", c[:, 3])]),
-        ),
-        (
-            "bench_copy_neighbours",
-            "movie_neighbours",
-            encode_rows(
-                [
-                    ("int4", n[:, 0]),
-                    ("int4", n[:, 1]),
-                    ("int2", n[:, 2]),
-                    ("int4", n[:, 3]),
-                    ("float4", n[:, 4]),
-                ]
-            ),
-        ),
-    ]
-    with engine.begin() as conn:
-        for table, like, _ in payloads:
-            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-            conn.execute(text(f"CREATE TABLE {table} (LIKE {like})"))
-    with engine.connect() as conn:
-        start = time.perf_counter()
-        cursor = raw_connection(conn).cursor()
-        for table, _, data in payloads:
-            with cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-                copy.write(data)
-        conn.commit()
-        elapsed = time.perf_counter() - start
-    with engine.begin() as conn:
-        for table, _, _ in payloads:
-            conn.execute(text(f"DROP TABLE {table}"))
-    return elapsed, len(c) + len(n)
-
-
-def bench(label: str, url: str, rounds: int) -> dict:
-    engine = create_engine(url)
-    e2e, group_by, fit, copy, peaks, growth, phases = [], [], [], [], [], [], []
-    rows = 0
-    counts: dict = {}
-    for i in range(rounds):
-        run = end_to_end(url)
-        e2e.append(run["wall"])
-        peaks.append(run["rss_peak_kb"] / 1024)
-        growth.append((run["rss_peak_kb"] - run["rss_before_kb"]) / 1024)
-        phases.append(run["timings"])
-        counts = run["counts"]
-        group_by.append(bare_group_by(engine))
-        fit.append(bare_fit(matrix(engine, run["version"])))
-        seconds, rows = bare_copy(engine, run["version"])
-        copy.append(seconds)
-        print(f"{label} round {i + 1}: e2e {run['wall']:.2f} s {run['timings']}", file=sys.stderr)
-    engine.dispose()
-    med = statistics.median
-    parts = med(group_by) + med(fit) + med(copy)
-    return {
-        "label": label,
-        "counts": counts,
-        "rows_written": rows,
-        "e2e": med(e2e),
-        "group_by": med(group_by),
-        "fit": med(fit),
-        "copy": med(copy),
-        "parts": parts,
-        "ratio": med(e2e) / parts,
-        "rss_peak_mb": max(peaks),
-        "rss_growth_mb": max(growth),
-        "phases": {k: med(p[k] for p in phases) for k in phases[0]},
-        "rounds": rounds,
-    }
-
-
-def table(results: list[dict]) -> str:
-    lines = [
-        "| data | movies | ratings | rows written | recluster end to end | bare GROUP BY | bare fit"
-        " | bare COPY | sum of parts | ratio | peak RSS (growth during run) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        c = r["counts"]
-        lines.append(
-            f"| {r['label']} | {c['movies']:,} | {c['ratings']:,} | {r['rows_written']:,} | {r['e2e']:.2f} s"
-            f" | {r['group_by']:.2f} s | {r['fit']:.3f} s | {r['copy']:.2f} s | {r['parts']:.2f} s"
-            f" | **{r['ratio']:.2f}x** | {r['rss_peak_mb']:.0f} MB ({r['rss_growth_mb']:+.0f} MB) |"
-        )
-    lines += ["", "Where the end-to-end time goes (medians, seconds):", ""]
-    names = list(results[0]["phases"])
-    lines.append("| data | " + " | ".join(names) + " |")
-    lines.append("|---|" + "---:|" * len(names))
-    for r in results:
-        lines.append(f"| {r['label']} | " + " | ".join(f"{r['phases'][n]:.2f}" for n in names) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument(
-        "--small", type=Path, default=Path(os.environ.get("CINECLUSTER_SAMPLE_DATA", DEFAULT_SAMPLE_DATA))
-    )
-    parser.add_argument("--large", type=Path, default=SYNTH)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="movies/ratings/tags.csv directory")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="any database URL of the server")
+    parser.add_argument("--database", default="cinecluster_bench25m", help="benchmark database (kept)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reuse", action="store_true", help="Keep an already loaded benchmark database.")
-    parser.add_argument("--keep", action="store_true", help="Do not drop the benchmark databases.")
-    parser.add_argument("--only", choices=["small", "large"])
-    parser.add_argument("--no-write", action="store_true", help="Print the table only.")
+    parser.add_argument("--no-write", action="store_true", help="print the tables, leave the docs alone")
     args = parser.parse_args()
-    if args.only != "small" and not (args.large / "ratings.csv").is_file():
-        subprocess.run([sys.executable, "-m", "cinecluster", "synth", "--out", str(args.large)], check=True)
-    plan = [
-        ("ml-latest-small", args.small, "bench_recluster_small"),
-        ("synthetic 25M", args.large, "bench_recluster_large"),
-    ]
-    results = []
-    for label, data, name in plan:
-        if args.only and not label.startswith({"small": "ml", "large": "synth"}[args.only]):
-            continue
-        url = database(args.server, name, data, args.reuse)
-        results.append(bench(label, url, args.rounds))
-        if not args.keep:
-            admin = create_engine(args.server, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    stored.update({r["label"]: r for r in results})  # datasets measured in separate invocations
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(stored, indent=2))
-    order = [label for label, _, _ in plan if label in stored]
-    body = table([stored[label] for label in order]) + "\n\n" + NOTES
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, PostgreSQL on the same host"
-    )
-    print(body)
-    if not args.no_write:
-        write_section(
-            "Recluster",
-            f"`benchmarks/recluster.py`, {args.rounds} rounds, medians; machine: {machine}.\n\n{body}",
-        )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    url = prepare(args.server, args.database, args.data, env)
+    result = bench(url, args.data, args.rounds, env)
+    where = f"Machine: {machine()}"
+    sections = {"Load": load_section(result, where), "Recluster": recluster_section(result, where)}
+    for title, body in sections.items():
+        print(f"## {title}\n\n{body}\n")
+        if not args.no_write:
+            write_section(title, body)
 
 
 if __name__ == "__main__":

@@ -58,15 +58,14 @@ PIPELINES = ("baseline", "new")
 
 # (module, function, label): sub-steps timed inside the child (wrapped, not changed)
 SUB_STEPS = (
-    ("scheduler.quality", "fetch_liked", "item_knn: fetch liked rows"),
+    ("scheduler.ratings", "fetch_ratings", "item_knn: fetch all ratings (once, for every step)"),
     ("scheduler.quality", "top_neighbours", "item_knn: co-like top-50"),
     ("scheduler.quality", "write_item_neighbours", "item_knn: write item_neighbours"),
     ("scheduler.item_model", "gram", "item_model: Gram XᵀX (sparse product)"),
     ("scheduler.item_model", "ease_weights", "item_model: inverse (EASE weights)"),
     ("scheduler.item_model", "prune", "item_model: prune to top-k"),
     ("scheduler.item_model", "write_item_neighbours", "item_model: write item_weights"),
-    ("scheduler.user_lists", "fetch_ratings", "user_lists: fetch all ratings"),
-    ("scheduler.user_lists", "rank_users", "user_lists: rank every user"),
+    ("scheduler.user_lists", "Ranker", "user_lists: per-version tables (Ranker)"),
     ("scheduler.user_lists", "copy_partition", "user_lists: write user_recommendations"),
 )
 

@@ -11,8 +11,9 @@ values >= 2^-18 (500 terms need at most 24 + 18 + 9 = 51 bits < 53). So the orde
 does not matter and SQL and numpy agree to the bit; ln(1 + ratings) is read from PostgreSQL,
 for the same reason. Ties: movie id ascending, as in SQL.
 
-Memory: the ratings given, plus one block of at most BLOCK_PROFILE profile entries x the
-weights kept per movie, expanded, plus per-version lookup tables (see _Scratch).
+Memory: the ratings given, plus one block of users at a time: a few dense (users x covered
+movies) grids, at most BLOCK_CELLS cells each, plus per-version tables that follow the
+weights' nonzeros (see _Scratch). Timed at 25M ratings by benchmarks/recluster.py.
 """
 
 from collections.abc import Iterator
@@ -24,8 +25,10 @@ import scipy.sparse as sp
 from ranking import LIST_LENGTH, PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from ranking.liked import latest, liked_mask
 
-BLOCK_PROFILE = 25_000  # profile entries per block (x ~50 neighbours each); 100k was 15% slower
-BLOCK_USERS = 1_000  # users per block: bounds the users x movies scratch grids (~5 bytes a cell)
+BLOCK_USERS = 128  # users per block: (users x covered movies) grids of ~3 MB stay in cache
+BLOCK_RATINGS = 1 << 18  # ratings per block at most (a heavier user is a block alone)
+WALK_STEPS = 8  # sources looked at per pair and pass (see _top_sources)
+BLOCK_CELLS = 1 << 22  # users x covered movies per block at most (a co-rating table covers all movies)
 
 
 @dataclass
@@ -56,25 +59,51 @@ def ratings_from(columns: dict[str, np.ndarray], ids: np.ndarray, snapshot: str)
     del half
     user, movie_id = user[order], movie_id[order]
     del order
+    movie, unknown = movie_indices(movie_id, ids)
+    return grouped_ratings(user.astype(np.int32), movie, half_stars, unknown, snapshot)
+
+
+def movie_indices(movie_id: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int32 index into `ids`, unknown?) per movie id; an unknown movie gets index 0.
+
+    Through a lookup table by id when the ids are dense enough (a gather, ~50x faster than a
+    binary search over the ids for millions of ratings)."""
+    if len(ids) == 0:
+        return np.zeros(len(movie_id), dtype=np.int32), np.ones(len(movie_id), dtype=bool)
+    low, high = int(ids[0]), int(ids[-1])
+    if high - low < max(16 * len(ids), 1 << 20) and len(movie_id) > len(ids):
+        table = np.full(high - low + 2, -1, dtype=np.int32)  # last entry: any id outside
+        table[ids - low] = np.arange(len(ids), dtype=np.int32)
+        movie = table[np.clip(movie_id.astype(np.int64) - low, -1, high - low + 1)]
+    else:
+        movie = np.minimum(np.searchsorted(ids, movie_id), len(ids) - 1).astype(np.int32)
+        movie[ids[movie] != movie_id] = -1
+    unknown = movie < 0
+    movie[unknown] = 0  # such users are not stored: the API ranks them live
+    return movie, unknown
+
+
+def grouped_ratings(
+    user: np.ndarray, movie: np.ndarray, half_stars: np.ndarray, unknown: np.ndarray, snapshot: str
+) -> Ratings:
+    """Ratings from columns already in Ratings' order (movie: indices, see movie_indices)."""
     new_user = np.r_[True, user[1:] != user[:-1]] if len(user) else np.empty(0, dtype=bool)
     starts = np.r_[np.flatnonzero(new_user), len(user)]
-    movie = np.minimum(np.searchsorted(ids, movie_id), max(len(ids) - 1, 0))
-    unknown = ids[movie] != movie_id if len(ids) else np.ones(len(movie), dtype=bool)
-    movie[unknown] = 0  # such users are not stored: the API ranks them live
     return Ratings(
-        user=user.astype(np.int32),
-        movie=movie.astype(np.int32),
+        user=user,
+        movie=movie,
         half_stars=half_stars,
         starts=starts,
-        stale=_per_user_sum(unknown.astype(np.int64), starts) > 0,
+        stale=_per_user_any(unknown, starts),
         snapshot=snapshot,
     )
 
 
-def _per_user_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    if len(starts) < 2:
-        return np.zeros(0, dtype=values.dtype)
-    return np.add.reduceat(values, starts[:-1])
+def _per_user_any(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per user: any value set (without a ratings-sized cast for np.add.reduceat)."""
+    flagged = np.zeros(max(len(starts) - 1, 0), dtype=bool)
+    flagged[np.searchsorted(starts, np.flatnonzero(values), side="right") - 1] = True
+    return flagged
 
 
 def profile_mask(ratings: Ratings) -> np.ndarray:
@@ -127,34 +156,38 @@ class Ranker:
         self.length = length
         self.block_users = block_users
         self.n_clusters = int(labels.max()) + 1 if len(labels) else 1
-        self.scratch = _Scratch(weights)
+        self.scratch = _Scratch(weights, labels, log_pop)
 
     def rank(self, ratings: Ratings) -> tuple[UserLists, np.ndarray]:
         """Top `length` of every user's ranking, and each user's cluster shares (one row per
         user of `ratings`)."""
-        profile = profile_mask(ratings)
         n_users = len(ratings.starts) - 1
-        owner = np.repeat(np.arange(n_users), np.diff(ratings.starts))
-        liked_owner, liked_movie = owner[profile], ratings.movie[profile]
-        per_cluster = np.zeros((n_users, self.n_clusters))
-        np.add.at(per_cluster, (liked_owner, self.labels[liked_movie]), 1.0)
-        shares = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1.0)
-        parts: list[tuple[np.ndarray, ...]] = []
-        self.scratch.fit(min(self.block_users, n_users))
-        sizes = np.bincount(liked_owner, minlength=n_users)
-        for first, last in _blocks(sizes, self.block_users):
-            lo, hi = np.searchsorted(liked_owner, [first, last])  # profile entries are grouped by user
-            block = _Block(first, last, liked_owner[lo:hi] - first, liked_movie[lo:hi])
-            parts.append(self._rank_block(block, ratings, shares[first:last]))
+        shares = np.zeros((n_users, self.n_clusters))
+        width = max(len(self.scratch.covered), 1)
+        blocks = list(_blocks(ratings.starts, max(1, min(self.block_users, BLOCK_CELLS // width))))
+        parts = [self._rank_block(ratings, first, last, shares) for first, last in blocks]
         if not parts:
             empty = np.empty(0, dtype=np.int64)
             return UserLists(empty, np.zeros(1, np.int64), empty, np.empty(0), empty), shares
-        user, movie, score, source = (np.concatenate(p) for p in zip(*parts, strict=True))
+        user, movie, score, source = _joined(parts)
         users, counts = np.unique(user, return_counts=True)
         return UserLists(users, np.r_[0, np.cumsum(counts)], movie, score, source), shares
 
-    def _rank_block(self, block: "_Block", ratings: Ratings, shares: np.ndarray) -> tuple[np.ndarray, ...]:
-        return _rank_block(block, ratings, self.scratch, self.labels, self.log_pop, shares, self.length)
+    def _rank_block(
+        self, ratings: Ratings, first: int, last: int, shares: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """Users first..last-1: their shares (written into `shares`) and ranked entries."""
+        lo, hi = ratings.starts[first], ratings.starts[last]
+        bounds = ratings.starts[first : last + 1] - lo
+        owner = np.repeat(np.arange(last - first), np.diff(bounds))
+        movie = ratings.movie[lo:hi]
+        profile = latest(liked_mask(ratings.half_stars[lo:hi], bounds), bounds, PROFILE_CAP)
+        block = _Block(first, last, owner[profile], movie[profile], owner, movie)
+        k = self.n_clusters
+        cells = np.bincount(block.user * k + self.labels[block.movie], minlength=(last - first) * k)
+        per_cluster = cells.reshape(last - first, k).astype(np.float64)
+        shares[first:last] = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1.0)
+        return _rank_block(block, self.scratch, shares[first:last], self.length)
 
 
 def top_with_popular(
@@ -178,13 +211,24 @@ def top_with_popular(
     return result
 
 
-def _blocks(profile_sizes: np.ndarray, block_users: int) -> Iterator[tuple[int, int]]:
-    """User ranges of at most block_users users and ~BLOCK_PROFILE profile entries."""
-    work = np.cumsum(profile_sizes)
-    start, n = 0, len(profile_sizes)
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    """The blocks' columns concatenated one column at a time, each column's parts dropped once
+    copied (the lists are hundreds of MB at 25M ratings: never all of them twice)."""
+    columns = [list(column) for column in zip(*parts, strict=True)]
+    parts.clear()
+    joined = []
+    for column in columns:
+        joined.append(np.concatenate(column))
+        column.clear()
+    return joined
+
+
+def _blocks(starts: np.ndarray, block_users: int) -> Iterator[tuple[int, int]]:
+    """User ranges of at most block_users users and ~BLOCK_RATINGS ratings (a heavier user
+    alone): the (users x covered movies) grids and the ratings' temporaries stay bounded."""
+    start, n = 0, len(starts) - 1
     while start < n:
-        base = work[start - 1] if start else 0
-        stop = int(np.searchsorted(work, base + BLOCK_PROFILE, side="right"))
+        stop = int(np.searchsorted(starts, starts[start] + BLOCK_RATINGS, side="right")) - 1
         stop = min(max(stop, start + 1), start + block_users, n)
         yield start, stop
         start = stop
@@ -196,116 +240,122 @@ class _Block:
     last: int
     user: np.ndarray  # profile entries: user - first
     movie: np.ndarray  # profile entries: movie index
+    rated_user: np.ndarray  # every rating of the block: user - first
+    rated_movie: np.ndarray  # every rating of the block: movie index
 
 
 class _Scratch:
-    """Per-version lookup tables, reused by every block (set and reset sparsely, never re-zeroed).
+    """Per-version tables, in the space of the movies the weights cover (their rows and
+    columns: the item model's ~3,000), so memory follows the weights' nonzeros, not the
+    catalogue, and ranking a few users costs a few small products.
 
-    neighbours/codes: each movie's positively weighted neighbours as a dense (movies x width)
-    table, so a block gathers whole rows at once; codes order them as SQL does (weight desc,
-    movie asc). Only positive weights: a candidate's sum is positive, so its top source always
-    is (dropping the negative ones made the sources 20% cheaper at 25M ratings).
-    slot/rated: users x movies scratch grids for "is (user, movie) wanted / rated" lookups,
-    allocated for the largest block seen (at most block_users rows).
+    weights: covered x covered; sources: for each covered movie, the covered movies with a
+    positive weight to it, by weight descending then movie ascending (SQL's order), so a
+    candidate's source is the first of them in the user's profile. Only positive weights: a
+    candidate's sum is positive, so its top source always is one.
     """
 
-    def __init__(self, similar: sp.csr_matrix) -> None:
-        n = similar.shape[0]
-        self.similar = similar
-        positive = similar.multiply(similar > 0).tocsr()
-        positive.sort_indices()
-        sizes = np.diff(positive.indptr)
-        width = max(int(sizes.max()) if n else 0, 1)
-        row = np.repeat(np.arange(n), sizes)
-        column = np.arange(len(row)) - np.repeat(positive.indptr[:-1], sizes)
-        self.neighbours = np.full((n, width), n, dtype=np.int32)  # n: an always-empty padding column
-        self.neighbours[row, column] = positive.indices
-        # float32 bits of a positive number sort like the number: bits << 32 orders by weight
-        bits = positive.data.astype(np.float32).view(np.int32).astype(np.int64)
-        self.codes = np.zeros((n, width), dtype=np.int64)
-        self.codes[row, column] = bits << 32
-        self.slot = np.full((0, n + 1), -1, dtype=np.int32)
-        self.rated = np.zeros((0, n + 1), dtype=bool)
-
-    def fit(self, users: int) -> None:
-        """Grids with at least `users` rows."""
-        if len(self.slot) < users:
-            self.slot = np.full((users, self.slot.shape[1]), -1, dtype=np.int32)
-            self.rated = np.zeros((users, self.rated.shape[1]), dtype=bool)
+    def __init__(self, weights: sp.csr_matrix, labels: np.ndarray, log_pop: np.ndarray) -> None:
+        weights = sp.csr_matrix(weights)
+        rows = np.flatnonzero(np.diff(weights.indptr))
+        self.covered = np.union1d(rows, weights.indices).astype(np.int64)
+        n_covered = len(self.covered)
+        self.local = np.full(weights.shape[0], -1, dtype=np.int32)  # movie index -> covered position
+        self.local[self.covered] = np.arange(n_covered, dtype=np.int32)
+        self.weights = weights[self.covered][:, self.covered].tocsr()
+        self.labels = labels[self.covered]
+        self.log_pop = log_pop[self.covered]
+        positive = self.weights.tocoo()
+        keep = positive.data > 0
+        source, target, value = positive.row[keep], positive.col[keep], positive.data[keep]
+        order = np.lexsort((source, -value, target))
+        self.source_of = source[order].astype(np.int32)
+        self.source_start = np.r_[0, np.cumsum(np.bincount(target, minlength=n_covered))]
 
 
-def _rank_block(
-    block: _Block,
-    ratings: Ratings,
-    scratch: _Scratch,
-    labels: np.ndarray,
-    log_pop: np.ndarray,
-    shares: np.ndarray,
-    length: int,
-) -> tuple[np.ndarray, ...]:
-    b, n_movies = block.last - block.first, scratch.similar.shape[0]
-    profile = sp.csr_matrix((np.ones(len(block.user)), (block.user, block.movie)), shape=(b, n_movies))
-    sums = (profile @ scratch.similar).tocsr()
-    row = np.repeat(np.arange(b), np.diff(sums.indptr))
-    # never a movie the user rated
-    lo, hi = ratings.starts[block.first], ratings.starts[block.last]
-    rated_user = np.repeat(np.arange(b), np.diff(ratings.starts[block.first : block.last + 1]))
-    scratch.rated[rated_user, ratings.movie[lo:hi]] = True
-    fresh = ~scratch.rated[row, sums.indices] & (sums.data > 0)  # candidates: a positive sum
-    scratch.rated[rated_user, ratings.movie[lo:hi]] = False
-    row, movie, sim = row[fresh], sums.indices[fresh].astype(np.int64), sums.data[fresh]
-    counts = np.bincount(row, minlength=b)
-    indptr = np.r_[0, np.cumsum(counts)]
-    present = counts > 0
-    max_sim, max_pop = np.zeros(b), np.zeros(b)
-    if len(sim):
-        max_sim[present] = np.maximum.reduceat(sim, indptr[:-1][present])
-        max_pop[present] = np.maximum.reduceat(log_pop[movie], indptr[:-1][present])
-    pop_max = max_pop[row]
-    pop = np.divide(log_pop[movie], pop_max, out=np.zeros(len(movie)), where=pop_max != 0)
-    score = sim / max_sim[row] + W_AFFINITY * shares[row, labels[movie]] + W_POPULARITY * pop
-    keep = _top_per_row(score, indptr, length)
-    keep = keep[np.lexsort((movie[keep], -score[keep], row[keep]))]
-    row_kept = row[keep]
-    first_of_row = np.r_[True, row_kept[1:] != row_kept[:-1]] if len(keep) else keep.astype(bool)
-    group_start = np.maximum.accumulate(np.where(first_of_row, np.arange(len(keep)), 0))
-    keep = keep[np.arange(len(keep)) - group_start < length]
-    source = _top_sources(row[keep], movie[keep], block, scratch)
-    return row[keep] + block.first, movie[keep], score[keep], source
+def _rank_block(block: _Block, scratch: _Scratch, shares: np.ndarray, length: int) -> tuple[np.ndarray, ...]:
+    """Every user's top `length` (score descending, then movie) over the covered movies, in
+    dense (users x covered) grids: the sums are exact, so how they are added does not matter."""
+    b, n_covered = block.last - block.first, len(scratch.covered)
+    profile = scratch.local[block.movie]
+    inside = profile >= 0  # profile movies outside the weights add nothing
+    user, profile = block.user[inside], profile[inside]
+    indptr = np.r_[0, np.cumsum(np.bincount(user, minlength=b))]
+    liked = sp.csr_matrix((np.ones(len(profile)), profile, indptr), shape=(b, n_covered))
+    sums = (liked @ scratch.weights).toarray()
+    rated = scratch.local[block.rated_movie]
+    seen = rated >= 0
+    sums[block.rated_user[seen], rated[seen]] = 0.0  # never a movie the user rated
+    candidate = sums > 0
+    max_sim = sums.max(axis=1, initial=0.0)
+    max_pop = np.where(candidate, scratch.log_pop, 0.0).max(axis=1, initial=0.0)
+    max_pop[max_pop == 0] = np.inf  # pop 0 (x / inf), as the candidates' maximum 0 gives in SQL
+    max_sim[max_sim == 0] = 1.0  # users without candidates: every score is -inf below
+    # score = sum / best sum + W_AFFINITY * share + W_POPULARITY * pop, added in that order (as
+    # SQL and every other copy does: the same bits), in place: a few passes over the grid;
+    # -inf for the non-candidates: -inf / best sum + ... stays -inf
+    score = np.where(candidate, sums, -np.inf)
+    score /= max_sim[:, None]
+    score += np.take(W_AFFINITY * shares, scratch.labels, axis=1)
+    pop = np.divide(scratch.log_pop, max_pop[:, None])
+    pop *= W_POPULARITY
+    score += pop
+    flat = np.flatnonzero(_top_per_row(score, candidate, length))
+    row, column = np.divmod(flat, n_covered)
+    top = score.ravel()[flat]
+    # each row's entries come by column: a stable sort by score, then a stable one by row
+    order = np.argsort(-top, kind="stable")
+    order = order[np.argsort(row[order], kind="stable")]
+    row, column, top = row[order], column[order], top[order]
+    in_profile = np.zeros((b, n_covered), dtype=bool)
+    in_profile[user, profile] = True
+    source = _top_sources(row, column, in_profile, scratch)
+    movie, source = scratch.covered[column].astype(np.int32), scratch.covered[source].astype(np.int32)
+    return (row + block.first).astype(np.int32), movie, top, source
 
 
-def _top_per_row(score: np.ndarray, indptr: np.ndarray, length: int) -> np.ndarray:
-    """Entries that can be in their row's top `length` (all ties at the boundary included)."""
-    counts = np.diff(indptr)
-    keep = [np.flatnonzero(np.repeat(counts <= length, counts))]
-    for r in np.flatnonzero(counts > length):
-        part = score[indptr[r] : indptr[r + 1]]
-        threshold = np.partition(part, len(part) - length)[len(part) - length]
-        keep.append(indptr[r] + np.flatnonzero(part >= threshold))
-    return np.sort(np.concatenate(keep))
+def _top_per_row(score: np.ndarray, candidate: np.ndarray, length: int) -> np.ndarray:
+    """Mask of each row's top `length` candidates by score, ties at the boundary by lower column."""
+    width = score.shape[1]
+    keep = min(length, width)
+    if keep == 0:
+        return np.zeros_like(candidate)
+    threshold = np.partition(score, width - keep, axis=1)[:, width - keep, None]
+    above = score > threshold
+    tie = (score == threshold) & candidate
+    tied = np.flatnonzero(tie.any(axis=1))
+    if len(tied):  # rare: equal scores at the boundary, the lower columns (movie ids) first
+        room = keep - above[tied].sum(axis=1)
+        above[tied] |= tie[tied] & (np.cumsum(tie[tied], axis=1) <= room[:, None])
+    return above
 
 
-def _top_sources(row: np.ndarray, movie: np.ndarray, block: _Block, scratch: _Scratch) -> np.ndarray:
-    """For each kept (user, movie): the profile movie with the highest similarity to it (ties:
-    lower movie index), as SQL's array_agg(movie_id ORDER BY similarity DESC, movie_id)[1].
+def _top_sources(
+    row: np.ndarray, column: np.ndarray, in_profile: np.ndarray, scratch: _Scratch
+) -> np.ndarray:
+    """For each kept (user, covered movie): the profile movie with the highest weight to it
+    (ties: lower movie index), as SQL's array_agg(movie_id ORDER BY weight DESC, movie_id)[1].
 
-    Every profile movie's neighbour row is gathered whole; entries that are a kept pair vote
-    with code = similarity bits << 32 | (2^31 - 1 - source), and the largest code wins."""
-    width = scratch.neighbours.shape[1]
-    neighbours = scratch.neighbours[block.movie].ravel()  # whole rows: contiguous reads
-    # most neighbour entries are no kept movie of anyone in the block: drop them with a small
-    # (cache-resident) per-movie flag before the users x movies grid lookup
-    any_user = np.zeros(len(scratch.neighbours) + 1, dtype=bool)
-    any_user[movie] = True
-    entry = np.flatnonzero(any_user[neighbours])
-    profile_entry = entry // width
-    scratch.slot[row, movie] = np.arange(len(row), dtype=np.int32)
-    slots = scratch.slot[block.user[profile_entry], neighbours[entry]]
-    scratch.slot[row, movie] = -1
-    hit = slots >= 0
-    entry, profile_entry, slots = entry[hit], profile_entry[hit], slots[hit]
-    codes = scratch.codes.ravel()[block.movie[profile_entry] * width + entry % width]
-    codes |= np.int64(2**31 - 1) - block.movie[profile_entry]
-    best = np.zeros(len(row), dtype=np.int64)
-    np.maximum.at(best, slots, codes)
-    return np.int64(2**31 - 1) - (best & np.int64(2**32 - 1))
+    Each pair walks its movie's positive sources in that order until one is in the user's
+    profile, WALK_STEPS at a time (half the pairs stop within the first few; a step per
+    numpy pass would pay the passes' overhead ~20 times per pair)."""
+    source = np.zeros(len(row), dtype=np.int64)
+    width = in_profile.shape[1]
+    flat = in_profile.ravel()
+    pending = np.arange(len(row))
+    at = scratch.source_start[column]
+    end = scratch.source_start[column + 1]
+    base = row.astype(np.int64) * width
+    steps = np.arange(WALK_STEPS)
+    padded = np.r_[scratch.source_of, np.zeros(WALK_STEPS, dtype=np.int32)]
+    while len(pending):
+        window = at[:, None] + steps  # past the end: another movie's sources, masked
+        candidate = padded[window]
+        hit = flat[base[:, None] + candidate] & (window < end[:, None])
+        found = hit.any(axis=1)
+        first = hit.argmax(axis=1)[found]
+        source[pending[found]] = candidate[found, first]
+        if (~found & (at + WALK_STEPS >= end)).any():
+            raise AssertionError("a candidate without a positive source in the profile")
+        pending, at, end, base = pending[~found], at[~found] + WALK_STEPS, end[~found], base[~found]
+    return source

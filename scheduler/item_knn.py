@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from ranking import TOP_N
 from ranking.liked import liked_sql
+from ranking.users import Ratings
 from scheduler.versions import copy_partition
 
 TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_per_user)
@@ -107,6 +108,20 @@ def liked_matrix(user_idx: np.ndarray, movie_idx: np.ndarray, n_movies: int) -> 
     ones = np.ones(len(users), dtype=np.float32)
     n_users = int(users.max()) + 1 if len(users) else 0
     return sp.csr_matrix((ones, (users, movie_idx)), shape=(n_users, n_movies))
+
+
+def liked_rows(ratings: Ratings, mask: np.ndarray, n_movies: int) -> sp.csr_matrix:
+    """liked_matrix of the ratings where `mask` is set, built row by row from the ratings'
+    grouping (no COO sort of millions of pairs): one row per user position, empty rows for
+    users without any; columns sorted, so products visit the pairs in liked_matrix's order."""
+    counts = np.add.reduceat(mask, ratings.starts[:-1], dtype=np.int64) if len(mask) else np.zeros(0, int)
+    indptr = np.r_[0, np.cumsum(counts)]
+    movies = ratings.movie[mask]
+    matrix = sp.csr_matrix(
+        (np.ones(len(movies), dtype=np.float32), movies, indptr), shape=(len(counts), n_movies)
+    )
+    matrix.sort_indices()
+    return matrix
 
 
 def _blocks(by_movie: sp.csr_matrix, liked: sp.csr_matrix) -> Iterator[tuple[int, int]]:

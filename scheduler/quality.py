@@ -25,15 +25,10 @@ from sqlalchemy.types import Integer
 
 from evaluation.metrics import score_lists
 from evaluation.split import temporal_split
-from ranking.users import Ranker, ratings_from, top_with_popular
-from scheduler.item_knn import (
-    fetch_liked,
-    latest_per_user,
-    liked_matrix,
-    log_popularity,
-    top_neighbours,
-    write_item_neighbours,
-)
+from ranking.liked import latest, liked_mask
+from ranking.users import Ranker, Ratings, ratings_from, top_with_popular
+from scheduler.item_knn import TABLE_CAP, liked_rows, log_popularity, top_neighbours, write_item_neighbours
+from scheduler.ratings import RunRatings, run_ratings
 from scheduler.versions import WriteContext
 
 HOLDOUT_USERS = 500
@@ -71,26 +66,58 @@ def sample_users(users: np.ndarray, limit: int = HOLDOUT_USERS) -> np.ndarray:
 def item_knn_step(conn: Connection, context: WriteContext) -> None:
     """Write item_neighbours for the version; store metrics['item_neighbours'], and leave the
     training liked matrix and the holdout sample in the context for the item model and
-    holdout_step."""
+    holdout_step.
+
+    The liked pairs come from the run's ratings (read once, scheduler/ratings.py) through
+    ranking/liked.py, the same rule as the API's SQL (liked_sql), not from a second read."""
     start = time.perf_counter()
     ids = context.features.movie_ids
-    liked = fetch_liked(conn)
-    movie_idx = np.searchsorted(ids, liked.movie)
-    sample = _sample_ratings(conn, sample_users(np.unique(liked.user)), ids)
-    hidden = _pair_key(sample.user[sample.test], sample.movie[sample.test])
-    train = ~np.isin(_pair_key(liked.user, movie_idx), hidden)
-    context.liked = liked_matrix(liked.user[train], movie_idx[train], len(ids))
+    run = run_ratings(conn, context)
+    ratings = run.ratings
+    liked = liked_mask(ratings.half_stars, ratings.starts)
+    users = ratings.users[np.logical_or.reduceat(liked, ratings.starts[:-1])] if len(liked) else liked
+    if run.known is not None:  # a movie added since the features: not in this version's tables
+        liked &= run.known
+    sample = _sample_ratings(conn, sample_users(users), ids)
+    train = liked & ~_hidden(ratings, sample)
+    del liked
+    context.liked = liked_rows(ratings, train, len(ids))
     context.holdout_sample = sample
-    train[train] = latest_per_user(liked.keep(train))
-    table = top_neighbours(liked_matrix(liked.user[train], movie_idx[train], len(ids)))
+    capped = _latest_by_seconds(run, train)
+    del train
+    table = top_neighbours(liked_rows(ratings, capped, len(ids)))
     log_pop = log_popularity(conn, ids)
     rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
     context.item_similarity = table.as_matrix(len(ids))
     context.metrics["item_neighbours"] = {
         "rows": rows,
-        "liked_pairs": int(train.sum()),
+        "liked_pairs": int(capped.sum()),
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+def _hidden(ratings: Ratings, sample: SampleRatings) -> np.ndarray:
+    """Per rating: one of the sample's held-out pairs (only the sample users' ratings are looked at)."""
+    hidden = np.zeros(len(ratings.user), dtype=bool)
+    keys = _pair_key(sample.user[sample.test], sample.movie[sample.test])
+    at = np.searchsorted(ratings.users, np.unique(sample.user))
+    at = at[(at < len(ratings.users))]
+    first, last = ratings.starts[at], ratings.starts[at + 1]
+    rows = np.repeat(first - np.cumsum(np.r_[0, (last - first)[:-1]]), last - first) + np.arange(
+        int((last - first).sum())
+    )
+    hidden[rows[np.isin(_pair_key(ratings.user[rows], ratings.movie[rows]), keys)]] = True
+    return hidden
+
+
+def _latest_by_seconds(run: RunRatings, mask: np.ndarray) -> np.ndarray:
+    """`mask` cut to each user's TABLE_CAP latest entries by whole seconds, then movie id
+    (descending), as item_knn.latest_per_user orders them."""
+    if run.by_seconds is None:
+        return latest(mask, run.ratings.starts, TABLE_CAP)
+    capped = np.empty_like(mask)
+    capped[run.by_seconds] = latest(mask[run.by_seconds], run.ratings.starts, TABLE_CAP)
+    return capped
 
 
 def holdout_step(conn: Connection, context: WriteContext) -> None:

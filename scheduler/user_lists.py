@@ -8,49 +8,21 @@ were read under (model_versions.ratings_snapshot); the API serves a user's row o
 change to their ratings has committed outside that snapshot (user_rating_changes, kept by
 triggers), or the row was refreshed after their last change.
 
-Memory: all ratings as numpy columns (18 bytes each: ~450 MB at 25M) plus what the ranker
-holds (ranking/users.py).
+Memory: the run's ratings, read once for all steps (scheduler/ratings.py: ~10 bytes each),
+plus a block of users at a time in the ranker (ranking/users.py) and the finished lists.
 """
 
 import time
 
 import numpy as np
-from sqlalchemy import Connection, text, update
+from sqlalchemy import Connection, update
 
 from cinecluster.tables import model_versions
-from ranking.users import Ranker, Ratings, UserLists, ratings_from
+from ranking.users import Ranker, UserLists
 from scheduler.copyio import Column, Ragged
 from scheduler.item_knn import log_popularity
+from scheduler.ratings import run_ratings
 from scheduler.versions import WriteContext, copy_partition
-
-_RATING_ROW = np.dtype([("user", ">i4"), ("movie", ">i4"), ("half_stars", ">i2"), ("micros", ">i8")])
-# The snapshot comes from the same statement: the rankings are exactly as current as it.
-_PACKED_RATINGS = text(
-    """
-    SELECT pg_current_snapshot()::text,
-           string_agg(int4send(user_id) || int4send(movie_id) || int2send((rating * 2)::int2)
-                      || int8send((extract(epoch FROM ts) * 1000000)::int8), ''::bytea)
-    FROM ratings
-    GROUP BY user_id / 1024
-    """
-)
-
-
-def fetch_ratings(conn: Connection, ids: np.ndarray) -> Ratings:
-    """Every rating as numpy columns (packed per 1,024 users by PostgreSQL, decoded by numpy).
-
-    Each intermediate is dropped as soon as it is copied on: at 25M ratings that took this
-    function's peak from 2.7 GB to 1.9 GB (the whole run's peak is set here)."""
-    packed = conn.execute(_PACKED_RATINGS).all()
-    snapshot = (
-        packed[0][0] if packed else conn.execute(text("SELECT pg_current_snapshot()::text")).scalar_one()
-    )
-    chunks = [np.frombuffer(chunk, dtype=_RATING_ROW) for _snapshot, chunk in packed]
-    rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_RATING_ROW)
-    del packed, chunks  # copied into rows
-    columns = {f: rows[f].astype(np.int64) for f in ("user", "movie", "half_stars", "micros")}
-    del rows  # copied into columns
-    return ratings_from(columns, ids, snapshot)
 
 
 def user_lists_step(conn: Connection, context: WriteContext) -> None:
@@ -59,13 +31,14 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
         raise RuntimeError("user_lists_step runs after item_model_step (it needs the item weights)")
     start = time.perf_counter()
     ids = context.features.movie_ids
-    ratings = fetch_ratings(conn, ids)
+    ratings = run_ratings(conn, context).ratings
+    context.ratings = None  # the last step that reads them: freed once ranked
     ranker = Ranker(context.item_weights, context.fit.labels, log_popularity(conn, ids))
     lists, shares = ranker.rank(ratings)
     lists = lists.without(ratings.stale[lists.user])
-    write_user_lists(
-        conn, context.version, ids, ratings.users[lists.user], lists, shares[lists.user], ratings.snapshot
-    )
+    users, snapshot = ratings.users[lists.user], ratings.snapshot
+    del ratings  # before the lists are encoded
+    write_user_lists(conn, context.version, ids, users, lists, shares[lists.user], snapshot)
     n = len(lists.user)
     context.metrics["user_recommendations"] = {
         "users": n,
@@ -74,6 +47,9 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
     }
 
 
+# users encoded per COPY chunk: ~1M list entries, tens of MB (all 162k users at once encoded
+# ~1.5 GB of row bytes and set the run's memory peak; benchmarks/recluster.py)
+LIST_CHUNK = 10_000
 LIST_COLUMNS = ["version", "user_id", "movie_ids", "scores", "source_ids", "cluster_shares"]
 
 
@@ -105,9 +81,8 @@ def write_user_lists(
 ) -> None:
     """COPY the lists and record the snapshot the ratings were read under; inside the caller's
     transaction."""
-    copy_partition(
-        conn, "user_recommendations", version, LIST_COLUMNS, list_columns(version, ids, users, lists, shares)
-    )
+    columns = list_columns(version, ids, users, lists, shares)
+    copy_partition(conn, "user_recommendations", version, LIST_COLUMNS, columns, chunk_rows=LIST_CHUNK)
     record_snapshot(conn, version, snapshot)
 
 

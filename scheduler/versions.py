@@ -47,6 +47,8 @@ class WriteContext:
     holdout_sample: Any = None
     # movie x neighbour EASE weights (pruned), set by the item-model step: the default ranking's
     item_weights: sp.csr_matrix | None = None
+    # every rating, read once by the first step that needs them (scheduler/ratings.py)
+    ratings: Any = None
 
 
 WriteStep = Callable[[Connection, WriteContext], None]
@@ -164,12 +166,14 @@ def copy_partition(
     version: int,
     names: list[str],
     columns: list[Column],
+    chunk_rows: int = 500_000,
 ) -> None:
     """COPY into a fresh table, then ATTACH it: the parent's keys and foreign keys are checked by
-    index builds and one set-based query each, not by a trigger call per row."""
+    index builds and one set-based query each, not by a trigger call per row. `chunk_rows`: rows
+    encoded at a time (fewer for rows that hold arrays)."""
     part = partition_name(table, version)
     create_for_version(conn, table, version, part)
-    copy_columns(conn, part, names, columns)
+    copy_columns(conn, part, names, columns, chunk_rows)
     attach_partition(conn, table, version, part)
 
 

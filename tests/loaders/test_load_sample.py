@@ -30,6 +30,19 @@ def test_cli_load_gives_exact_counts(run_cli, db_url, sample_data) -> None:
     assert _counts(db_url) == {"movies": 9742, "links": 9742, "ratings": 100836, "tags": 3683}
 
 
+def test_the_load_leaves_statistics_for_every_table_it_filled(run_cli, db_url, sample_data) -> None:
+    assert run_cli("load", str(sample_data)).exit_code == 0
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        analysed = conn.execute(
+            text("SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'public' ORDER BY 1")
+        ).scalars()
+        estimate = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'ratings'")).scalar_one()
+        assert {"movies", "links", "ratings", "tags"} <= set(analysed)
+    engine.dispose()
+    assert estimate == 100836  # the planner's row count, set by ANALYZE
+
+
 def test_loaded_template_holds_the_sample(loaded_db_url) -> None:
     assert _counts(loaded_db_url) == {"movies": 9742, "links": 9742, "ratings": 100836, "tags": 3683}
 
