@@ -74,6 +74,7 @@ def test_rating_constraint_rejects_off_grid_values(engine: Engine) -> None:
             conn.execute(text("INSERT INTO ratings VALUES (1, 1, :r, now())"), {"r": bad})
 
 
+@pytest.mark.real_sample  # asserts ml-latest-small's row counts
 def test_0005_backfills_the_neighbour_columns_of_existing_versions(clustered_db_url: str) -> None:
     """A database clustered before 0005 keeps serving: its item_neighbours rows get the
     neighbour's cluster and ln(1 + ratings) from the version's own tables."""

@@ -59,6 +59,7 @@ def test_unknown_path_is_404_json(client: TestClient) -> None:
     assert response.json()["error"] == "Not Found"
 
 
+@pytest.mark.real_sample  # ml-latest-small's titles: the Matrix films
 def test_search_by_title_is_case_insensitive_and_counts_all(client: TestClient, read_engine: Engine) -> None:
     body = client.get("/movies", params={"search": "MATRIX", "limit": 100}).json()
     with read_engine.connect() as conn:

@@ -164,7 +164,7 @@ app = create_app(Settings(database_url={clustered_db_url!r}, admin_token="t"))
 admin = {{"Authorization": "Bearer t"}}
 with TestClient(app) as client:
     answer = client.post("/admin/recluster", headers=admin)
-    rated = client.post("/ratings", json=[{{"userId": 1, "movieId": 2, "rating": 4.0}}], headers=admin)
+    rated = client.post("/ratings", json=[{{"userId": 1, "movieId": 1, "rating": 4.0}}], headers=admin)
     pages = [client.get(p, headers=admin).status_code for p in ("/recommend/user/1",
              "/recommend/user/2", "/admin/scheduler", "/dashboard/users/1")]
 heavy = ("sklearn", "skl2onnx", "onnx", "scipy", "pyspark", "py4j")
