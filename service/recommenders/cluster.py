@@ -9,6 +9,8 @@ lists of Python ints (thousands for a heavy user); with a genre filter every can
 does, since genres live in the database.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from sqlalchemy import text
 
@@ -49,9 +51,12 @@ def recommend(
     genre: str | None,
     version: int,
     seed: int | None = None,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
     affinities = cluster_affinities(conn, user_id, version)
-    return recommend_from(conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version)
+    return recommend_from(
+        conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version, exclude=exclude
+    )
 
 
 def with_affinities(affinities: list[ClusterAffinity]) -> UserStrategy:
@@ -66,8 +71,11 @@ def with_affinities(affinities: list[ClusterAffinity]) -> UserStrategy:
         genre: str | None,
         version: int,
         seed: int | None = None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]:
-        return recommend_from(conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version)
+        return recommend_from(
+            conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version, exclude=exclude
+        )
 
     return recommend
 
@@ -81,20 +89,25 @@ def recommend_from(
     offset: int,
     genre: str | None,
     version: int,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
     affinities = all_affinities[:TOP_CLUSTERS]
     rankings = RANKINGS.get(conn, version)
     rated = np.frombuffer(fetch_value(conn, RATED, {"user_id": user_id}) or b"", dtype=">i4")
+    # removed like rated movies, after scoring (scores are per movie: the rest keep their order)
+    skip = np.asarray(exclude, dtype=np.int64)
+    removed = np.concatenate([rated.astype(np.int64), skip])
     share = {a.cluster: a.affinity for a in affinities}
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for a in affinities:
         ranking = rankings.get(a.cluster)
         if ranking is None:
             continue
-        # Without a genre filter the page is among the first n + offset unrated movies of each
-        # cluster, which the first n + offset + (rated here) contain; with one, any may be.
-        take = len(ranking.ids) if genre else min(len(ranking.ids), n + offset + a.rated)
-        unrated = ~np.isin(ranking.ids[:take], rated)
+        # Without a genre filter the page is among the first n + offset unrated, unskipped movies
+        # of each cluster, which the first n + offset + (rated here) + (skipped) contain; with
+        # one, any may be.
+        take = len(ranking.ids) if genre else min(len(ranking.ids), n + offset + a.rated + len(skip))
+        unrated = ~np.isin(ranking.ids[:take], removed)
         ids = ranking.ids[:take][unrated]
         scores = ranking.scores[:take][unrated]
         if not genre:

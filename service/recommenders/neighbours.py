@@ -5,15 +5,17 @@ reaches past them (a genre filter, deep offsets, or a movie added after the last
 has none), the list continues with the cluster's best movies by the quality ranking.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
 
 from service.recommenders.ranking import RANKINGS
+from service.recommenders.skip import allowed, exclude_param
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
 
-_GENRE = "(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))"
+_GENRE = f"(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed('m')}"
 
 NEIGHBOURS = compile_sql(
     text(
@@ -76,8 +78,9 @@ def similar(
     genre: str | None,
     version: int,
     seed: int | None = None,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
-    params = {"version": version, "movie_id": movie_id, "genre": genre}
+    params = {"version": version, "movie_id": movie_id, "genre": genre, "exclude": exclude_param(exclude)}
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
     result = [nearest(r) for r in rows]
     if len(result) == n or cluster is None:
@@ -94,7 +97,9 @@ def _fill(
     ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]
     if ranking is None:
         return []
-    take = len(ranking.ids) if params["genre"] else fill_offset + need + MAX_NEIGHBOURS + 1
+    # the page's end, past what FILL removes: the neighbours, the movie itself, the excluded
+    removed = MAX_NEIGHBOURS + 1 + len(params["exclude"])  # type: ignore[arg-type]
+    take = len(ranking.ids) if params["genre"] else fill_offset + need + removed
     rows = fetch_all(
         conn,
         FILL,

@@ -7,9 +7,11 @@ reproduce a sample; without it each request draws a fresh seed.
 """
 
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import text
 
+from service.recommenders.skip import SKIP_CTE, allowed, exclude_param, skipped
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all
 
@@ -18,8 +20,8 @@ from service.sql import DbConnection, compile_sql, fetch_all
 # movies, unless a genre filter needs every candidate's genres first. Joining the cluster's
 # movies (a tenth of the catalogue) to movies before sorting them was a third of the dashboard
 # user page's time at 25M ratings (benchmarks/dashboard.py).
-_FAVOURITE = """
-    WITH rated AS MATERIALIZED (
+_FAVOURITE = f"""
+    WITH {SKIP_CTE}, rated AS MATERIALIZED (
         SELECT r.movie_id FROM ratings r WHERE r.user_id = :user_id
     ), fav AS (
         SELECT c.cluster
@@ -35,6 +37,7 @@ _FAVOURITE = """
         FROM fav
         JOIN movie_clusters mc ON mc.version = :version AND mc.cluster = fav.cluster
         WHERE NOT EXISTS (SELECT 1 FROM rated r WHERE r.movie_id = mc.movie_id)
+          AND NOT {skipped("mc.movie_id")}
     )
 """
 _SAMPLE_PAGE = {
@@ -60,12 +63,12 @@ FAVOURITE_SAMPLE = {
 
 CLUSTER_SAMPLE = compile_sql(
     text(
-        """
+        f"""
     SELECT m.movie_id, m.title, m.genres, mc.cluster
     FROM movie_clusters mc
     JOIN movies m ON m.movie_id = mc.movie_id
     WHERE mc.version = :version AND mc.cluster = :cluster AND mc.movie_id <> :movie_id
-      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
+      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed("m")}
     ORDER BY hashint4extended(m.movie_id, :seed), m.movie_id
     LIMIT :n OFFSET :offset
     """
@@ -87,8 +90,16 @@ def recommend(
     genre: str | None,
     version: int,
     seed: int | None = None,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
-    params = {"version": version, "user_id": user_id, "genre": genre, "n": n, "offset": offset}
+    params = {
+        "version": version,
+        "user_id": user_id,
+        "genre": genre,
+        "n": n,
+        "offset": offset,
+        "exclude": exclude_param(exclude),
+    }
     rows = fetch_all(conn, FAVOURITE_SAMPLE[genre is not None], {**params, "seed": _seed(seed)})
     return [
         Recommendation.from_row(r, score=None, reason=f"random pick from your favourite cluster {r.cluster}")
@@ -106,6 +117,7 @@ def similar(
     genre: str | None,
     version: int,
     seed: int | None = None,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
     """The team's /recommend/movie: a random sample of the movie's cluster (minus the movie)."""
     if cluster is None:
@@ -117,6 +129,7 @@ def similar(
         "genre": genre,
         "n": n,
         "offset": offset,
+        "exclude": exclude_param(exclude),
     }
     rows = fetch_all(conn, CLUSTER_SAMPLE, {**params, "seed": _seed(seed)})
     return [

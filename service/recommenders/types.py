@@ -1,5 +1,6 @@
 """What every recommendation strategy returns, and the signature it has."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,10 +34,11 @@ class Recommendation:
 
 
 class UserStrategy(Protocol):
-    """`(conn, user_id, *, n, offset, genre, version, seed) -> ranked list`.
+    """`(conn, user_id, *, n, offset, genre, version, seed, exclude) -> ranked list`.
 
-    Contract: never a movie the user rated; deterministic for the same database state (and
-    seed); `genre` filters exactly; `offset` skips that many items of the full ranking.
+    Contract: never a movie the user rated nor one in `exclude`; deterministic for the same
+    database state (and seed); `genre` filters exactly; `offset` skips that many items of the
+    full ranking with the excluded movies removed (service/recommenders/skip.py).
     """
 
     def __call__(
@@ -49,11 +51,13 @@ class UserStrategy(Protocol):
         genre: str | None,
         version: int,
         seed: int | None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]: ...
 
 
 class MovieStrategy(Protocol):
-    """`(conn, movie_id, *, cluster, n, offset, genre, version, seed)`; never the query movie."""
+    """`(conn, movie_id, *, cluster, n, offset, genre, version, seed, exclude)`; never the query
+    movie nor one in `exclude`."""
 
     def __call__(
         self,
@@ -66,4 +70,5 @@ class MovieStrategy(Protocol):
         genre: str | None,
         version: int,
         seed: int | None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]: ...

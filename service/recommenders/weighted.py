@@ -24,6 +24,7 @@ The default table's ranking has two ways to the same list:
 tests/service/test_api_stored_lists.py checks both give the same pages for every user.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,14 @@ from sqlalchemy import text
 from ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
 from ranking.liked import liked_sql
 from service.recommenders import neighbours as in_cluster
+from service.recommenders.skip import (
+    SKIP_COUNT,
+    SKIP_CTE,
+    allowed,
+    exclude_param,
+    no_skip_by_default,
+    skipped,
+)
 from service.recommenders.types import Recommendation
 from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
 
@@ -45,11 +54,12 @@ from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all,
 # {version} is the version parameter, or the active version looked up in the same statement
 # (the hot path: one round trip per request).
 _STORED = """
+    WITH {skip}
     SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
            coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
     FROM user_recommendations u
     JOIN model_versions v ON v.version = u.version
-    CROSS JOIN LATERAL unnest({lists}) WITH ORDINALITY AS l(movie_id, score, source_id, position)
+    CROSS JOIN LATERAL ({positions}) l
     JOIN movies m ON m.movie_id = l.movie_id
     LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
     LEFT JOIN movies sm ON sm.movie_id = l.source_id
@@ -61,17 +71,25 @@ _STORED = """
                         AND NOT pg_visible_in_snapshot(c.changed_xid, v.ratings_snapshot))
       {page}
 """
-# Without a genre the page is a slice of the arrays (unnesting all LIST_LENGTH and filtering
-# cost ~15% of the statement); with one, every position's genres are needed first.
+# Without a genre the page comes from a prefix of the arrays: the page's end plus as many as
+# the skip list could remove (unnesting all LIST_LENGTH and joining them to movies cost ~15% of
+# the statement); the skipped ones leave before the page is cut, so it stays full. With a genre,
+# every position's genres are needed first.
 _STORED_PAGE = {
     False: {
-        "lists": "u.movie_ids[:offset + 1 : :offset + :n], u.scores[:offset + 1 : :offset + :n],"
-        " u.source_ids[:offset + 1 : :offset + :n]",
+        "positions": """
+        SELECT p.* FROM unnest(u.movie_ids[1 : {end}], u.scores[1 : {end}], u.source_ids[1 : {end}])
+                        WITH ORDINALITY AS p(movie_id, score, source_id, position)
+        WHERE NOT {skipped}
+        ORDER BY p.position LIMIT :n OFFSET :offset""".format(
+            end=f":offset + :n + {SKIP_COUNT}", skipped=skipped("p.movie_id")
+        ),
         "page": "ORDER BY l.position",
     },
     True: {
-        "lists": "u.movie_ids, u.scores, u.source_ids",
-        "page": """AND CAST(:genre AS text) = ANY (m.genres)
+        "positions": "SELECT * FROM unnest(u.movie_ids, u.scores, u.source_ids)"
+        " WITH ORDINALITY AS p(movie_id, score, source_id, position)",
+        "page": f"""AND CAST(:genre AS text) = ANY (m.genres) AND {allowed("m")}
       ORDER BY l.position
       LIMIT :n OFFSET :offset""",
     },
@@ -83,7 +101,9 @@ WHOLE_LIST = 1000  # rows per movie in any item table: at most --ease-k (<= 1000
 def _stored(version: str) -> dict[bool, Query]:
     """The stored-page statement per "has a genre filter", for a version expression."""
     return {
-        with_genre: compile_sql(text(_STORED.format(version=version, **page)))
+        with_genre: no_skip_by_default(
+            compile_sql(text(_STORED.format(version=version, skip=SKIP_CTE, **page)))
+        )
         for with_genre, page in _STORED_PAGE.items()
     }
 
@@ -100,7 +120,7 @@ _LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM rated)")
 # neighbours leave before the sum, by a hash of the user's ratings (for heavy raters that is
 # half the expanded rows, which the sum and the sources then skip).
 _CANDIDATES = """
-    WITH rated AS MATERIALIZED (
+    WITH {skip}, rated AS MATERIALIZED (
         SELECT r.movie_id, r.rating, r.ts FROM ratings r WHERE r.user_id = :user_id
     ), liked AS (
         SELECT r.movie_id, r.rating, r.ts
@@ -139,19 +159,24 @@ _CANDIDATES = """
 """
 
 # The page, then movies for it only; with a genre, every candidate's genres are needed first.
+# Skipped movies leave after the ranking (the rest keep their scores and order): the top
+# offset + n + (skip list's size) are cut first, then the skipped ones removed, then the page.
 _PAGE = {
-    False: """
+    False: f"""
     , page AS (
         SELECT s.*, m.title, m.genres
-        FROM (SELECT * FROM scored ORDER BY score DESC, movie_id LIMIT :n OFFSET :offset) s
+        FROM (SELECT * FROM (SELECT * FROM scored ORDER BY score DESC, movie_id
+                             LIMIT :offset + :n + {SKIP_COUNT}) top
+              WHERE NOT {skipped("top.movie_id")}
+              ORDER BY score DESC, movie_id LIMIT :n OFFSET :offset) s
         JOIN movies m ON m.movie_id = s.movie_id
     )""",
-    True: """
+    True: f"""
     , page AS (
         SELECT s.*, m.title, m.genres
         FROM scored s
         JOIN movies m ON m.movie_id = s.movie_id
-        WHERE CAST(:genre AS text) = ANY (m.genres)
+        WHERE CAST(:genre AS text) = ANY (m.genres) AND {allowed("m")}
         ORDER BY s.score DESC, s.movie_id
         LIMIT :n OFFSET :offset
     )""",
@@ -169,20 +194,21 @@ _SOURCES_AND_TITLES = """
     LEFT JOIN movies sm ON sm.movie_id = so.source_id
     ORDER BY p.score DESC, p.movie_id
 """
-_COUNT = """
+_COUNT = f"""
     SELECT count(*) FROM scored s JOIN movies m ON m.movie_id = s.movie_id
-    WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
+    WHERE (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed("m")}
 """
 
-# After the candidates: the most rated movies the user has not rated and that are not candidates.
-_POPULAR_REST = """
+# After the candidates: the most rated movies the user has not rated and that are not candidates
+# (nor skipped).
+_POPULAR_REST = f"""
     SELECT m.movie_id, m.title, m.genres, mc.cluster, f.rating_count
     FROM movie_features f
     JOIN movies m ON m.movie_id = f.movie_id
     LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = f.movie_id
-    WHERE NOT EXISTS (SELECT 1 FROM ratings r WHERE r.user_id = :user_id AND r.movie_id = f.movie_id)
+    WHERE NOT EXISTS (SELECT 1 FROM rated r WHERE r.movie_id = f.movie_id)
       AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.movie_id = f.movie_id)
-      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
+      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed("m")}
     ORDER BY f.rating_count DESC, f.movie_id
     LIMIT :n OFFSET :offset
 """
@@ -203,7 +229,7 @@ _SIMILAR = """
     FROM {table} n
     JOIN movies m ON m.movie_id = n.neighbour_id
     WHERE n.version = :version AND n.movie_id = :movie_id AND n.{score} > 0
-      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres))
+      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed}
     ORDER BY n.rank
     LIMIT :n OFFSET :offset
 """
@@ -212,21 +238,23 @@ _SIMILAR = """
 # movies have short co-rating lists (few people liked them: most of ml-latest-small), so both
 # parts are read, each cut to the page's end before anything is joined; movies and clusters
 # are joined for the page's n rows only. With a genre filter every listed movie's genres are
-# needed before the cut, so that variant joins first.
+# needed before the cut, so that variant joins first. Skipped movies leave both parts before
+# their cut.
 _SIMILAR_THEN_NEAREST = {
     False: """
-    WITH v AS MATERIALIZED {active}, co AS MATERIALIZED (
+    WITH v AS MATERIALIZED {active}, {skip}, co AS MATERIALIZED (
         SELECT n.neighbour_id AS movie_id, n.neighbour_cluster AS cluster, n.{score} AS similarity,
                n.co_likes, NULL::real AS distance, 0 AS part, n.rank
         FROM {table} n
         WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id AND n.{score} > 0
+          AND NOT {skipped}
         ORDER BY n.rank
         LIMIT :offset + :n
     ), near AS (
         SELECT n.neighbour_id, NULL::int, NULL::real, NULL::int, n.distance, 1, n.rank
         FROM movie_neighbours n
         WHERE n.version = (SELECT version FROM v) AND n.movie_id = :movie_id
-          AND n.neighbour_id <> :movie_id
+          AND n.neighbour_id <> :movie_id AND NOT {skipped}
           AND NOT EXISTS (SELECT 1 FROM co WHERE co.movie_id = n.neighbour_id)
         ORDER BY n.rank
         LIMIT :offset + :n
@@ -260,7 +288,7 @@ _SIMILAR_THEN_NEAREST = {
     SELECT x.*, m.title, m.genres
     FROM (SELECT * FROM co UNION ALL SELECT * FROM near) x
     JOIN movies m ON m.movie_id = x.movie_id
-    WHERE CAST(:genre AS text) = ANY (m.genres)
+    WHERE CAST(:genre AS text) = ANY (m.genres) AND {allowed}
     ORDER BY x.part, x.rank
     LIMIT :n OFFSET :offset
     """,
@@ -268,7 +296,7 @@ _SIMILAR_THEN_NEAREST = {
 
 
 def _compiled(sql: str) -> Query:
-    return compile_sql(text(sql), prepare=False)
+    return no_skip_by_default(compile_sql(text(sql), prepare=False))
 
 
 @dataclass(frozen=True)
@@ -293,12 +321,19 @@ class WeightedRanking:
 
     def __init__(self, items: ItemTable) -> None:
         self.items = items
-        candidates = _CANDIDATES.format(table=items.table, score=items.score, liked=_LIKED)
+        candidates = _CANDIDATES.format(table=items.table, score=items.score, liked=_LIKED, skip=SKIP_CTE)
         self.ranked = {g: _compiled(candidates + page + _SOURCES_AND_TITLES) for g, page in _PAGE.items()}
         self.count = _compiled(candidates + _COUNT)
         self.popular_rest = _compiled(candidates + _POPULAR_REST)
         self.profile = _compiled(candidates + _PROFILE)
-        names = {"table": items.table, "score": items.score, "active": _ACTIVE}
+        names = {
+            "table": items.table,
+            "score": items.score,
+            "active": _ACTIVE,
+            "skip": SKIP_CTE,
+            "skipped": skipped("n.neighbour_id"),
+            "allowed": allowed("m"),
+        }
         self.similar_rows = compile_sql(text(_SIMILAR.format(**names)))
         self.similar_then_nearest_rows = {
             g: compile_sql(text(sql.format(**names))) for g, sql in _SIMILAR_THEN_NEAREST.items()
@@ -313,10 +348,18 @@ class WeightedRanking:
         ]
 
     def live(
-        self, conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+        self,
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]:
         """The ranking computed in SQL now, from the ratings as they are."""
-        params = _ranking_params(user_id, version, genre)
+        params = _ranking_params(user_id, version, genre, exclude)
         page = {**params, "n": n, "offset": offset}
         result = self.rows(fetch_all(conn, self.ranked[genre is not None], page))
         if len(result) == n:
@@ -343,13 +386,14 @@ class WeightedRanking:
         genre: str | None,
         version: int,
         seed: int | None = None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]:
         """`live` as a UserStrategy (the ranking computed now, never the stored list)."""
-        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude)
 
     def liked_profile(self, conn: DbConnection, user_id: int, version: int) -> list[Any]:
         """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
-        return fetch_all(conn, self.profile, _ranking_params(user_id, version, None))
+        return fetch_all(conn, self.profile, _ranking_params(user_id, version, None, ()))
 
     def table_rows(self, rows: list[Any]) -> list[Recommendation]:
         why = self.items.movie_reason
@@ -360,12 +404,25 @@ class WeightedRanking:
         return [self.table_rows([r])[0] if r.part == 0 else in_cluster.nearest(r) for r in rows]
 
     async def similar_page(
-        self, conn: psycopg.AsyncConnection, movie_id: int, *, n: int, offset: int, genre: str | None
+        self,
+        conn: psycopg.AsyncConnection,
+        movie_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation] | None:
         """/recommend/movie's hot path in one statement: a page of the active version's table
         neighbours continued by the nearest in-cluster ones, or None (unknown movie, page past
         both lists, no model) -- then the route takes the full path."""
-        page = {"movie_id": movie_id, "genre": genre, "n": n, "offset": offset}
+        page = {
+            "movie_id": movie_id,
+            "genre": genre,
+            "n": n,
+            "offset": offset,
+            "exclude": exclude_param(exclude),
+        }
         sql = self.similar_then_nearest_rows[genre is not None]
         rows = self.similar_then_nearest(await afetch_all(conn, sql, page))
         return rows if len(rows) == n else None
@@ -381,12 +438,13 @@ class WeightedRanking:
         genre: str | None,
         version: int,
         seed: int | None = None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]:
         """/recommend/movie from the table: the movies with the movie's largest positive weights.
 
         Past them (a movie added since the last run has none; a genre filter or a deep page runs
         out), the list continues with the in-cluster `neighbours` strategy."""
-        params = {"version": version, "movie_id": movie_id, "genre": genre}
+        params = {"version": version, "movie_id": movie_id, "genre": genre, "exclude": exclude_param(exclude)}
         page = self.table_rows(fetch_all(conn, self.similar_rows, {**params, "n": n, "offset": offset}))
         if len(page) == n:  # the common case: n rows joined, not the whole list
             return page
@@ -404,6 +462,7 @@ class WeightedRanking:
             genre=genre,
             version=version,
             seed=seed,
+            exclude=exclude,
         )
         fresh = [r for r in fill if r.movie_id not in listed]
         return page + fresh[skip : skip + n - len(page)]
@@ -422,37 +481,63 @@ class StoredRanking(WeightedRanking):
         genre: str | None,
         version: int,
         seed: int | None = None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation]:
         """The stored list while it is current and long enough for the page; else the live ranking."""
-        found = self.stored(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+        found = self.stored(conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude)
         if found is not None:
             return found
-        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version)
+        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude)
 
     def stored(
-        self, conn: DbConnection, user_id: int, *, n: int, offset: int, genre: str | None, version: int
+        self,
+        conn: DbConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation] | None:
         """The page of the stored list, or None when it cannot serve it (out of date, too short)."""
         page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
-        rows = self.rows(fetch_all(conn, STORED[genre is not None], page))
+        rows = self.rows(
+            fetch_all(conn, STORED[genre is not None], {**page, "exclude": exclude_param(exclude)})
+        )
         return rows if len(rows) == n else None
 
     async def stored_page(
-        self, conn: psycopg.AsyncConnection, user_id: int, *, n: int, offset: int, genre: str | None
+        self,
+        conn: psycopg.AsyncConnection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        exclude: Sequence[int] = (),
     ) -> list[Recommendation] | None:
         """The hot path of /recommend/user in one statement: the page of the stored list for the
         active version, or None if it cannot serve it (unknown user, ratings changed since the
-        run, page past the stored list, no model) -- then the route takes the full path."""
-        page = {"user_id": user_id, "genre": genre, "n": n, "offset": offset}
+        run, page past the stored list (the skipped movies removed), no model) -- then the route
+        takes the full path."""
+        page = {
+            "user_id": user_id,
+            "genre": genre,
+            "n": n,
+            "offset": offset,
+            "exclude": exclude_param(exclude),
+        }
         rows = self.rows(await afetch_all(conn, STORED_ACTIVE[genre is not None], page))
         return rows if len(rows) == n else None
 
 
-def _ranking_params(user_id: int, version: int, genre: str | None) -> dict[str, Any]:
+def _ranking_params(user_id: int, version: int, genre: str | None, exclude: Sequence[int]) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "version": version,
         "genre": genre,
+        "exclude": exclude_param(exclude),
         "cap": PROFILE_CAP,
         "w_affinity": W_AFFINITY,
         "w_popularity": W_POPULARITY,

@@ -17,7 +17,7 @@ from service.recommenders import (
     liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
-from service.schemas.recommend import RecommendationOut, recommendations_response
+from service.schemas.recommend import ExcludeQuery, RecommendationOut, parse_exclude, recommendations_response
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 
@@ -50,21 +50,30 @@ async def recommend_for_movie(
         ),
     ] = MovieStrategyName(DEFAULT_MOVIE_STRATEGY),
     seed: Seed = None,
+    exclude: ExcludeQuery = None,
 ) -> Response:
     """Movies similar to this one (never itself): by default the item model's strongest links."""
+    skip = parse_exclude(exclude)
     hot = HOT_SIMILAR.get(strategy.value)
     if hot is not None:  # hot path: one statement, no threadpool hop
         async with async_pool_of(request).connection() as conn:
-            fast = await hot(conn, movie_id, n=n, offset=offset, genre=genre)
+            fast = await hot(conn, movie_id, n=n, offset=offset, genre=genre, exclude=skip)
         if fast is not None:
             return recommendations_response(fast)
     return await run_in_threadpool(
-        _similar_full, pool_of(request), movie_id, n, offset, genre, strategy.value, seed
+        _similar_full, pool_of(request), movie_id, n, offset, genre, strategy.value, seed, skip
     )
 
 
 def _similar_full(
-    db: Pool, movie_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
+    db: Pool,
+    movie_id: int,
+    n: int,
+    offset: int,
+    genre: str | None,
+    strategy: str,
+    seed: int | None,
+    exclude: tuple[int, ...],
 ) -> Response:
     """Any strategy, any page, with the 404/503 checks: the full path, on the sync pool."""
     with db.connection() as conn:
@@ -78,6 +87,7 @@ def _similar_full(
             genre=genre,
             version=require_version(movie.version),
             seed=seed,
+            exclude=exclude,
         )
     return recommendations_response(recs)
 
@@ -93,20 +103,29 @@ async def recommend_for_user(
         UserStrategyName, Query(description="Ranking strategy; `random` is the team's original sample.")
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
+    exclude: ExcludeQuery = None,
 ) -> Response:
     """Movies for a user, never one they rated: by default ranked by the item model (EASE)."""
+    skip = parse_exclude(exclude)
     if strategy.value == DEFAULT_STRATEGY:  # hot path: the stored list in one statement
         async with async_pool_of(request).connection() as conn:
-            fast = await ease.stored_page(conn, user_id, n=n, offset=offset, genre=genre)
+            fast = await ease.stored_page(conn, user_id, n=n, offset=offset, genre=genre, exclude=skip)
         if fast is not None:
             return recommendations_response(fast)
     return await run_in_threadpool(
-        _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed
+        _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed, skip
     )
 
 
 def _for_user_full(
-    db: Pool, user_id: int, n: int, offset: int, genre: str | None, strategy: str, seed: int | None
+    db: Pool,
+    user_id: int,
+    n: int,
+    offset: int,
+    genre: str | None,
+    strategy: str,
+    seed: int | None,
+    exclude: tuple[int, ...],
 ) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     # the default strategy's stored list was just tried by the hot path: rank live directly
@@ -121,5 +140,6 @@ def _for_user_full(
             genre=genre,
             version=require_version(user.version),
             seed=seed,
+            exclude=exclude,
         )
     return recommendations_response(recs)
