@@ -7,7 +7,10 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.database import Pool
-from service.dependencies import async_pool_of, movie_or_404, pool_of, require_version, user_or_404
+from service.dependencies import async_pool_of, movie_or_404, pool_of, require_version
+from service.errors import not_found
+from service.queries.stats import active_version
+from service.queries.users import get_user
 from service.recommenders import (
     DEFAULT_MOVIE_STRATEGY,
     DEFAULT_STRATEGY,
@@ -29,6 +32,12 @@ HOT_SIMILAR = {"ease": ease.similar_page, "co_liked": liked_neighbours.similar_p
 
 N = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
 RecOffset = Annotated[int, Query(ge=0, le=1000, description="Skip this many of the ranking (paging).")]
+
+
+class Fallback(StrEnum):
+    popular = "popular"
+
+
 Seed = Annotated[
     int | None,
     Query(ge=0, le=2**62, description="Only for strategy=random: the same seed gives the same sample."),
@@ -104,6 +113,13 @@ async def recommend_for_user(
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
     exclude: ExcludeQuery = None,
+    fallback: Annotated[
+        Fallback | None,
+        Query(
+            description="`popular`: a user with no ratings gets the most rated movies (reason"
+            " `popular: ...`) instead of a 404."
+        ),
+    ] = None,
 ) -> Response:
     """Movies for a user, never one they rated: by default ranked by the item model (EASE)."""
     skip = parse_exclude(exclude)
@@ -113,7 +129,7 @@ async def recommend_for_user(
         if fast is not None:
             return recommendations_response(fast)
     return await run_in_threadpool(
-        _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed, skip
+        _for_user_full, pool_of(request), user_id, n, offset, genre, strategy.value, seed, skip, fallback
     )
 
 
@@ -126,12 +142,23 @@ def _for_user_full(
     strategy: str,
     seed: int | None,
     exclude: tuple[int, ...],
+    fallback: Fallback | None,
 ) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     # the default strategy's stored list was just tried by the hot path: rank live directly
     rank = ease.live_strategy if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
     with db.connection() as conn:
-        user = user_or_404(conn, user_id)
+        user = get_user(conn, user_id)
+        if user is None and fallback is None:
+            raise not_found("User")
+        if user is None:
+            # no ratings: the ranking itself has no candidates and goes on with the most rated
+            # movies (the same rule and reasons as its continuation for any user)
+            version = require_version(active_version(conn))
+            popular = ease.live(
+                conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude
+            )
+            return recommendations_response(popular)
         recs = rank(
             conn,
             user.user_id,
