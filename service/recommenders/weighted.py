@@ -12,7 +12,8 @@ and the active version:
 The cluster boost keeps the clusters as the explanation; the reason names the cluster and the
 liked movie the candidate owes most to. When the candidates run out (a user whose liked movies
 have no weights yet), the list continues with the most rated movies. A genre filter applies to
-the ranking (scores are normalised over all candidates first).
+the ranking (scores are normalised over all candidates first), and so does `exclude`
+(service/recommenders/skip.py).
 
 The default table's ranking has two ways to the same list:
   stored - the recluster run ranked every user (scheduler/user_lists.py) into
@@ -21,7 +22,10 @@ The default table's ranking has two ways to the same list:
            under, a page is one row and n movie lookups (the common case: ~a pk lookup);
   live   - the same formula in SQL, per request: for users who rated something since the run
            (ratings count immediately), pages past the stored LIST_LENGTH, and new users.
-tests/service/test_api_stored_lists.py checks both give the same pages for every user.
+tests/service/test_api_stored_lists.py checks both give the same pages for every user. The
+live statement is one template whose profile is read either from the ratings table or from a
+basket sent with the request (POST /recommend/session, service/recommenders/session.py):
+tests/service/test_api_session.py checks a user's ratings sent as a basket get that user's list.
 """
 
 from collections.abc import Sequence
@@ -112,6 +116,13 @@ STORED = _stored(":version")
 STORED_ACTIVE = _stored(_ACTIVE)
 
 _LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM rated)")
+RATED_FROM = {
+    "user": "SELECT r.movie_id, r.rating, r.ts FROM ratings r WHERE r.user_id = :user_id",
+    # POST /recommend/session: the basket as arrays (service/recommenders/session.py)
+    "basket": "SELECT b.movie_id, b.rating, to_timestamp(b.epoch) AS ts FROM unnest("
+    "CAST(:basket_ids AS integer[]), CAST(:basket_ratings AS real[]), CAST(:basket_epochs AS float8[])"
+    ") AS b(movie_id, rating, epoch)",
+}
 # The live ranking. The table ({table}: item_weights or item_neighbours) carries each
 # neighbour's cluster and ln(1 + ratings), so the candidates are ranked from one table; movies
 # are looked up only for the page. Shaped by EXPLAIN (ANALYZE, BUFFERS) at 25M ratings
@@ -119,9 +130,11 @@ _LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM rated)")
 # liked movies' clusters are primary-key probes (a join hashed all of movie_clusters); rated
 # neighbours leave before the sum, by a hash of the user's ratings (for heavy raters that is
 # half the expanded rows, which the sum and the sources then skip).
+# {rated} is where the profile comes from, as (movie_id, rating, ts) rows: one template for a
+# user's ratings and a request's basket (RATED_FROM), so the two rank by one statement.
 _CANDIDATES = """
     WITH {skip}, rated AS MATERIALIZED (
-        SELECT r.movie_id, r.rating, r.ts FROM ratings r WHERE r.user_id = :user_id
+        {rated}
     ), liked AS (
         SELECT r.movie_id, r.rating, r.ts
         FROM rated r
@@ -316,16 +329,38 @@ class ItemTable:
         return f"{self.movie_because} {row.co_likes} of the same users; cluster {row.cluster}"
 
 
+@dataclass(frozen=True)
+class LiveStatements:
+    """The live ranking over one source of the profile: the page, the candidates' count and the
+    most rated movies after them."""
+
+    ranked: dict[bool, Query]  # per "has a genre filter"
+    count: Query
+    popular_rest: Query
+
+    @classmethod
+    def of(cls, candidates: str) -> "LiveStatements":
+        return cls(
+            {g: _compiled(candidates + page + _SOURCES_AND_TITLES) for g, page in _PAGE.items()},
+            _compiled(candidates + _COUNT),
+            _compiled(candidates + _POPULAR_REST),
+        )
+
+
 class WeightedRanking:
     """The queries of one ItemTable, compiled once; the user and similar-movie lists from it."""
 
     def __init__(self, items: ItemTable) -> None:
         self.items = items
-        candidates = _CANDIDATES.format(table=items.table, score=items.score, liked=_LIKED, skip=SKIP_CTE)
-        self.ranked = {g: _compiled(candidates + page + _SOURCES_AND_TITLES) for g, page in _PAGE.items()}
-        self.count = _compiled(candidates + _COUNT)
-        self.popular_rest = _compiled(candidates + _POPULAR_REST)
-        self.profile = _compiled(candidates + _PROFILE)
+        candidates = {
+            source: _CANDIDATES.format(
+                table=items.table, score=items.score, liked=_LIKED, skip=SKIP_CTE, rated=rated
+            )
+            for source, rated in RATED_FROM.items()
+        }
+        self.by_user = LiveStatements.of(candidates["user"])
+        self.by_basket = LiveStatements.of(candidates["basket"])
+        self.profile = _compiled(candidates["user"] + _PROFILE)
         names = {
             "table": items.table,
             "score": items.score,
@@ -359,15 +394,36 @@ class WeightedRanking:
         exclude: Sequence[int] = (),
     ) -> list[Recommendation]:
         """The ranking computed in SQL now, from the ratings as they are."""
-        params = _ranking_params(user_id, version, genre, exclude)
+        params = {**_ranking_params(version, genre, exclude), "user_id": user_id}
+        return self._live(conn, self.by_user, params, n=n, offset=offset)
+
+    def for_basket(
+        self,
+        conn: DbConnection,
+        basket: dict[str, list[Any]],
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        exclude: Sequence[int] = (),
+    ) -> list[Recommendation]:
+        """The same ranking for a profile given with the request (session.Basket.params())."""
+        params = {**_ranking_params(version, genre, exclude), **basket}
+        return self._live(conn, self.by_basket, params, n=n, offset=offset)
+
+    def _live(
+        self, conn: DbConnection, statements: LiveStatements, params: dict[str, Any], *, n: int, offset: int
+    ) -> list[Recommendation]:
+        genre = params["genre"]
         page = {**params, "n": n, "offset": offset}
-        result = self.rows(fetch_all(conn, self.ranked[genre is not None], page))
+        result = self.rows(fetch_all(conn, statements.ranked[genre is not None], page))
         if len(result) == n:
             return result
         # the candidates ran out on this page: continue with the most rated movies
-        total = int(fetch_value(conn, self.count, params))
+        total = int(fetch_value(conn, statements.count, params))
         rest = fetch_all(
-            conn, self.popular_rest, {**params, "n": n - len(result), "offset": max(0, offset - total)}
+            conn, statements.popular_rest, {**params, "n": n - len(result), "offset": max(0, offset - total)}
         )
         return result + [
             Recommendation.from_row(
@@ -393,7 +449,7 @@ class WeightedRanking:
 
     def liked_profile(self, conn: DbConnection, user_id: int, version: int) -> list[Any]:
         """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
-        return fetch_all(conn, self.profile, _ranking_params(user_id, version, None, ()))
+        return fetch_all(conn, self.profile, {**_ranking_params(version, None, ()), "user_id": user_id})
 
     def table_rows(self, rows: list[Any]) -> list[Recommendation]:
         why = self.items.movie_reason
@@ -532,9 +588,8 @@ class StoredRanking(WeightedRanking):
         return rows if len(rows) == n else None
 
 
-def _ranking_params(user_id: int, version: int, genre: str | None, exclude: Sequence[int]) -> dict[str, Any]:
+def _ranking_params(version: int, genre: str | None, exclude: Sequence[int]) -> dict[str, Any]:
     return {
-        "user_id": user_id,
         "version": version,
         "genre": genre,
         "exclude": exclude_param(exclude),

@@ -3,10 +3,22 @@
 Routes are matched in that order, a few µs per route tried, so the hot ones (/recommend/*,
 /movie/{id}) come first; no two routers share a path, so the order changes nothing else."""
 
-from service.routes import admin, clusters, health, models, movies, ratings, recommend, root, users
+from service.routes import (
+    admin,
+    clusters,
+    health,
+    models,
+    movies,
+    ratings,
+    recommend,
+    root,
+    session,
+    users,
+)
 
 ROUTERS = [
     recommend.router,
+    session.router,
     movies.router,
     root.router,
     users.router,

@@ -4,12 +4,13 @@ import json
 from typing import Annotated
 
 from fastapi import Query, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from service.errors import ApiError
 from service.recommenders.types import Recommendation
-from service.schemas.common import INT4_MAX, ApiModel
+from service.schemas.common import INT4_MAX, ApiModel, StrictIn
 from service.schemas.movies import join_genres
+from service.schemas.ratings import MAX_TIMESTAMP
 
 MAX_EXCLUDE = 500
 # the shape only; the count and each id's range are checked by parse_exclude (a regex bounding
@@ -95,3 +96,41 @@ class FavoriteClusterOut(ApiModel):
     topAffinityCluster: int = Field(description="Cluster with the highest affinity.", examples=[3])
     modelVersion: int = Field(examples=[1])
     clusters: list[ClusterAffinityOut]
+
+
+MAX_BASKET = 500
+
+
+class BasketRatingIn(StrictIn):
+    movieId: int = Field(ge=1, le=INT4_MAX, examples=[2571])
+    rating: float = Field(
+        ge=0.5, le=5.0, multiple_of=0.5, description="0.5 to 5.0 in steps of 0.5.", examples=[4.5]
+    )
+    timestamp: int | None = Field(
+        default=None, ge=0, le=MAX_TIMESTAMP, description="Unix seconds; default now.", examples=[1700000000]
+    )
+
+
+class SessionIn(StrictIn):
+    """A visitor's session: movie ids (all liked, the last the newest) or rated movies; not both."""
+
+    model_config = ConfigDict(populate_by_name=True, strict=True, extra="forbid")
+
+    movieIds: list[Annotated[int, Field(ge=1, le=INT4_MAX)]] | None = Field(
+        default=None,
+        max_length=MAX_BASKET,
+        description=f"Movies of the session or basket, oldest first; at most {MAX_BASKET}.",
+        examples=[[1, 260, 2571]],
+    )
+    ratings: list[BasketRatingIn] | None = Field(
+        default=None,
+        max_length=MAX_BASKET,
+        description=f"Instead of movieIds: rated movies (liked = 4 stars or more, or at least their"
+        f" mean), at most {MAX_BASKET}.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "SessionIn":
+        if self.movieIds is not None and self.ratings is not None:
+            raise ValueError("give movieIds or ratings, not both")
+        return self
