@@ -4,6 +4,7 @@ import sys
 
 import cinecluster.cli.demo as _demo  # noqa: F401  (deployment engineer: `cinecluster demo`)
 import cinecluster.cli.evaluate as _evaluate  # noqa: F401  (evaluation engineer: `cinecluster evaluate`)
+import cinecluster.cli.export as _export  # noqa: F401  (`cinecluster export-recommendations`)
 import cinecluster.cli.load as _load  # noqa: F401  (loaders engineer: `cinecluster load`, `cinecluster synth`)
 import cinecluster.cli.recluster as _recluster  # noqa: F401  (recluster, model, export-model/-clusters, scheduler)
 import cinecluster.cli.report as _report  # noqa: F401  (deployment engineer: `cinecluster report`)

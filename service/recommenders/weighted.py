@@ -53,10 +53,16 @@ from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all,
 # in the snapshot the recluster run read the ratings under, or is the change the scheduler's
 # refresh ranked the row after (refreshed_xid), i.e. the list already reflects it (a primary-key
 # lookup in a small table; reading the user's ratings instead cost 3.5x the rest at 25M ratings).
-# A version without a snapshot (written before revision 0006) is never served from here. Without
-# a genre filter only the page's positions are joined to movies (n lookups, not LIST_LENGTH).
-# {version} is the version parameter, or the active version looked up in the same statement
-# (the hot path: one round trip per request).
+# A version without a snapshot (written before revision 0006) is never served from here. For a
+# row `u` of user_recommendations joined to its model_versions row `v`; {user} is the user id.
+STORED_IS_CURRENT = """v.ratings_snapshot IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM user_rating_changes c
+                      WHERE c.user_id = {user}
+                        AND c.changed_xid IS DISTINCT FROM u.refreshed_xid
+                        AND NOT pg_visible_in_snapshot(c.changed_xid, v.ratings_snapshot))"""
+# Without a genre filter only the page's positions are joined to movies (n lookups, not
+# LIST_LENGTH). {version} is the version parameter, or the active version looked up in the same
+# statement (the hot path: one round trip per request).
 _STORED = """
     WITH {skip}
     SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
@@ -68,28 +74,22 @@ _STORED = """
     LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
     LEFT JOIN movies sm ON sm.movie_id = l.source_id
     WHERE u.version = {version} AND u.user_id = :user_id
-      AND v.ratings_snapshot IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM user_rating_changes c
-                      WHERE c.user_id = :user_id
-                        AND c.changed_xid IS DISTINCT FROM u.refreshed_xid
-                        AND NOT pg_visible_in_snapshot(c.changed_xid, v.ratings_snapshot))
+      AND {current}
       {page}
 """
 # Without a genre the page comes from a prefix of the arrays: the page's end plus as many as
 # the skip list could remove (unnesting all LIST_LENGTH and joining them to movies cost ~15% of
 # the statement); the skipped ones leave before the page is cut, so it stays full. With a genre,
 # every position's genres are needed first.
-_STORED_PAGE = {
-    False: {
-        "positions": """
+STORED_PREFIX_POSITIONS = """
         SELECT p.* FROM unnest(u.movie_ids[1 : {end}], u.scores[1 : {end}], u.source_ids[1 : {end}])
                         WITH ORDINALITY AS p(movie_id, score, source_id, position)
         WHERE NOT {skipped}
         ORDER BY p.position LIMIT :n OFFSET :offset""".format(
-            end=f":offset + :n + {SKIP_COUNT}", skipped=skipped("p.movie_id")
-        ),
-        "page": "ORDER BY l.position",
-    },
+    end=f":offset + :n + {SKIP_COUNT}", skipped=skipped("p.movie_id")
+)
+_STORED_PAGE = {
+    False: {"positions": STORED_PREFIX_POSITIONS, "page": "ORDER BY l.position"},
     True: {
         "positions": "SELECT * FROM unnest(u.movie_ids, u.scores, u.source_ids)"
         " WITH ORDINALITY AS p(movie_id, score, source_id, position)",
@@ -106,7 +106,16 @@ def _stored(version: str) -> dict[bool, Query]:
     """The stored-page statement per "has a genre filter", for a version expression."""
     return {
         with_genre: no_skip_by_default(
-            compile_sql(text(_STORED.format(version=version, skip=SKIP_CTE, **page)))
+            compile_sql(
+                text(
+                    _STORED.format(
+                        version=version,
+                        skip=SKIP_CTE,
+                        current=STORED_IS_CURRENT.format(user=":user_id"),
+                        **page,
+                    )
+                )
+            )
         )
         for with_genre, page in _STORED_PAGE.items()
     }

@@ -7,6 +7,7 @@ from service.routes import (
     admin,
     clusters,
     health,
+    many_users,
     models,
     movies,
     ratings,
@@ -19,6 +20,7 @@ from service.routes import (
 ROUTERS = [
     recommend.router,
     session.router,
+    many_users.router,
     movies.router,
     root.router,
     users.router,

@@ -1,7 +1,7 @@
 """Recommendations: the original `{movieId, title}` items plus genres, cluster, score, reason."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Response
 from pydantic import ConfigDict, Field, model_validator
@@ -54,15 +54,9 @@ class RecommendationOut(ApiModel):
     reason: str = Field(examples=["popular in cluster 3, 41% of your taste"])
 
 
-def recommendations_response(recs: list[Recommendation]) -> Response:
-    """A recommendations answer: RecommendationOut's fields, rendered here rather than by FastAPI.
-
-    The routes declare `response_model=list[RecommendationOut]` for the schema and return this
-    Response, which FastAPI passes through: validating the items it built itself against the
-    model and serialising them cost 30 µs, 8% of a stored /recommend/user page (measured in
-    process, benchmarks/api_cost.py). The fuzz test checks every answer against the schema.
-    """
-    items = [
+def items_json(recs: list[Recommendation]) -> list[dict[str, Any]]:
+    """Recommendations as RecommendationOut's JSON objects, built here rather than by FastAPI."""
+    return [
         {
             "movieId": r.movie_id,
             "title": r.title,
@@ -73,10 +67,24 @@ def recommendations_response(recs: list[Recommendation]) -> Response:
         }
         for r in recs
     ]
+
+
+def json_response(content: Any) -> Response:
     body = json.dumps(
-        items, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        content, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     )  # compact, as FastAPI
     return Response(body, media_type="application/json")
+
+
+def recommendations_response(recs: list[Recommendation]) -> Response:
+    """A recommendations answer: RecommendationOut's fields, rendered here rather than by FastAPI.
+
+    The routes declare `response_model=list[RecommendationOut]` for the schema and return this
+    Response, which FastAPI passes through: validating the items it built itself against the
+    model and serialising them cost 30 µs, 8% of a stored /recommend/user page (measured in
+    process, benchmarks/api_cost.py). The fuzz test checks every answer against the schema.
+    """
+    return json_response(items_json(recs))
 
 
 class ClusterAffinityOut(ApiModel):
@@ -134,3 +142,26 @@ class SessionIn(StrictIn):
         if self.movieIds is not None and self.ratings is not None:
             raise ValueError("give movieIds or ratings, not both")
         return self
+
+
+MAX_USERS = 1000
+
+
+class UsersIn(StrictIn):
+    model_config = ConfigDict(populate_by_name=True, strict=True, extra="forbid")
+
+    userIds: list[Annotated[int, Field(ge=1, le=INT4_MAX)]] = Field(
+        max_length=MAX_USERS,
+        description=f"Users to answer for, at most {MAX_USERS}; a repeated id is answered once.",
+        examples=[[1, 2, 999999]],
+    )
+
+
+class UsersRecommendationsOut(ApiModel):
+    users: dict[str, list[RecommendationOut]] = Field(
+        description="Per user with ratings (the id as a JSON key, in request order): what"
+        " GET /recommend/user/{id} answers with the same n, genre and exclude."
+    )
+    unknown: list[int] = Field(
+        description="Requested users with no ratings, in request order.", examples=[[999999]]
+    )
