@@ -77,9 +77,18 @@ movies = Table(
         server_default="{}",
         comment="Genres in MovieLens order; '(no genres listed)' is stored as an empty array.",
     ),
+    Column(
+        "hidden",
+        Boolean,
+        nullable=False,
+        server_default="false",
+        comment="True: never recommended by any route or strategy (stored lists are filtered when read);"
+        " its ratings still count in training and it keeps its own pages. Set by PATCH /movies/{id}.",
+    ),
     comment="Movies from movies.csv / cleaned_movies.csv, and movies added through POST /movies.",
 )
 Index("ix_movies_genres", movies.c.genres, postgresql_using="gin")
+Index("ix_movies_hidden", movies.c.movie_id, postgresql_where=movies.c.hidden)
 
 links = Table(
     "links",

@@ -1,9 +1,10 @@
 """`cinecluster export-recommendations`: every user's stored list of the active version, to a file.
 
 One row per (user, rank): userId, rank, movieId, score, sourceMovieId (the liked movie the item
-owes most to). Read through a server-side cursor in blocks and written as it comes, so memory
-stays flat whatever the number of users (at 162k users that is 16M rows). CSV always; Parquet
-when pyarrow can be imported (the `spark` extra brings it).
+owes most to); hidden movies are left out, as the API leaves them out. Read through a
+server-side cursor in blocks and written as it comes, so memory stays flat whatever the number
+of users (at 162k users that is 16M rows). CSV always; Parquet when pyarrow can be imported
+(the `spark` extra brings it).
 """
 
 import csv
@@ -22,15 +23,18 @@ from cinecluster.tables import active_model
 COLUMNS = ("userId", "rank", "movieId", "score", "sourceMovieId")
 BLOCK_ROWS = 50_000  # rows per fetch from the server-side cursor and per Parquet row group
 
-# Users in primary-key order (an index scan: a cursor plans for its first rows), each list
-# unnested in its stored order.
+# Users in primary-key order (an index scan: a cursor plans for its first rows), each list in
+# its stored order without the hidden movies (movies.hidden: never recommended, so never sent
+# either), ranked again from 1 without them.
 LISTS_SQL = """
+    WITH hidden AS MATERIALIZED (SELECT ARRAY(SELECT h.movie_id FROM movies h WHERE h.hidden) AS ids)
     SELECT u.user_id, l.rank, l.movie_id, l.score, l.source_id
     FROM user_recommendations u
     CROSS JOIN LATERAL (
-        SELECT p.position AS rank, p.movie_id, p.score, p.source_id
+        SELECT row_number() OVER (ORDER BY p.position) AS rank, p.movie_id, p.score, p.source_id
         FROM unnest(u.movie_ids, u.scores, u.source_ids)
              WITH ORDINALITY AS p(movie_id, score, source_id, position)
+        WHERE p.movie_id <> ALL (CAST((SELECT ids FROM hidden) AS integer[]))
     ) l
     WHERE u.version = %(version)s
     ORDER BY u.user_id, l.rank

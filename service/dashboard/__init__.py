@@ -2,7 +2,8 @@
 
 Jinja2 templates and static files ship inside this package (no CDN, no front-end build, works
 offline). Pages read through `service.queries` and `service.recommenders`, like the API; the
-only script (static/models.js) sends the admin token to the API's own write endpoints.
+two small scripts (static/models.js, static/movie.js) send the admin token to the API's own
+write endpoints.
 """
 
 from pathlib import Path

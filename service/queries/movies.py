@@ -21,6 +21,7 @@ class MovieRecord:
     avg_rating: float | None  # None when unrated
     rating_count: int
     version: int | None  # active model version when read
+    hidden: bool = False  # never recommended (movies.hidden)
 
 
 def movie_columns() -> Select[Any]:
@@ -30,6 +31,7 @@ def movie_columns() -> Select[Any]:
         movies.c.title,
         movies.c.year,
         movies.c.genres,
+        movies.c.hidden,
         movie_clusters.c.cluster,
         movie_features.c.avg_rating,
         func.coalesce(movie_features.c.rating_count, 0).label("rating_count"),
@@ -62,6 +64,7 @@ def to_record(row: Any) -> MovieRecord:
         avg_rating=float(row.avg_rating) if count and row.avg_rating is not None else None,
         rating_count=count,
         version=row.version,
+        hidden=row.hidden,
     )
 
 

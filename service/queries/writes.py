@@ -59,6 +59,16 @@ def insert_movie(conn: Connection, movie_id: int | None, title: str, genres: lis
     return movie_id
 
 
+SET_HIDDEN = compile_sql(
+    text("UPDATE movies SET hidden = :hidden WHERE movie_id = :movie_id RETURNING movie_id")
+)
+
+
+def set_hidden(conn: psycopg.Connection, movie_id: int, hidden: bool) -> bool:
+    """Hide a movie from recommendations or show it again; False when there is no such movie."""
+    return bool(fetch_all(conn, SET_HIDDEN, {"movie_id": movie_id, "hidden": hidden}))
+
+
 UNKNOWN_MOVIES = compile_sql(
     text(
         "SELECT DISTINCT c.id FROM unnest(CAST(:ids AS integer[])) AS c(id) "

@@ -17,12 +17,16 @@ from sqlalchemy import text
 from service.queries.users import ClusterAffinity, cluster_affinities
 from service.recommenders.ranking import RANKINGS
 from service.recommenders.types import Recommendation, UserStrategy
-from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
+from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
 TOP_CLUSTERS = 3
 
-RATED = compile_sql(
-    text("SELECT string_agg(int4send(movie_id), ''::bytea) FROM ratings WHERE user_id = :user_id")
+# The user's rated movies and the hidden ones (through their partial index), packed.
+RATED_AND_HIDDEN = compile_sql(
+    text(
+        "SELECT (SELECT string_agg(int4send(movie_id), ''::bytea) FROM ratings WHERE user_id = :user_id)"
+        " AS rated, (SELECT string_agg(int4send(movie_id), ''::bytea) FROM movies WHERE hidden) AS hidden"
+    )
 )
 
 # Candidates arrive ranked (score desc, movie id asc); the genre filter and the page apply here.
@@ -93,9 +97,12 @@ def recommend_from(
 ) -> list[Recommendation]:
     affinities = all_affinities[:TOP_CLUSTERS]
     rankings = RANKINGS.get(conn, version)
-    rated = np.frombuffer(fetch_value(conn, RATED, {"user_id": user_id}) or b"", dtype=">i4")
+    packed = fetch_one(conn, RATED_AND_HIDDEN, {"user_id": user_id})
+    assert packed is not None  # one row, always
+    rated = np.frombuffer(packed.rated or b"", dtype=">i4")
     # removed like rated movies, after scoring (scores are per movie: the rest keep their order)
-    skip = np.asarray(exclude, dtype=np.int64)
+    hidden = np.frombuffer(packed.hidden or b"", dtype=">i4").astype(np.int64)
+    skip = np.concatenate([np.asarray(exclude, dtype=np.int64), hidden])
     removed = np.concatenate([rated.astype(np.int64), skip])
     share = {a.cluster: a.affinity for a in affinities}
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []

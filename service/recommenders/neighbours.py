@@ -13,7 +13,7 @@ from sqlalchemy import text
 from service.recommenders.ranking import RANKINGS
 from service.recommenders.skip import allowed, exclude_param
 from service.recommenders.types import Recommendation
-from service.sql import DbConnection, compile_sql, fetch_all, fetch_value
+from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
 _GENRE = f"(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed('m')}"
 
@@ -31,10 +31,12 @@ NEIGHBOURS = compile_sql(
     )
 )
 
+# The neighbours listed, and how many movies are hidden (FILL may have to pass over them).
 NEIGHBOUR_COUNT = compile_sql(
     text(
         f"""
-    SELECT count(*) FROM movie_neighbours n JOIN movies m ON m.movie_id = n.neighbour_id
+    SELECT count(*) AS neighbours, (SELECT count(*) FROM movies h WHERE h.hidden) AS hidden
+    FROM movie_neighbours n JOIN movies m ON m.movie_id = n.neighbour_id
     WHERE n.version = :version AND n.movie_id = :movie_id AND n.neighbour_id <> :movie_id AND {_GENRE}
     """
     )
@@ -92,13 +94,15 @@ def _fill(
     conn: DbConnection, params: dict[str, object], cluster: int, need: int, offset: int
 ) -> list[Recommendation]:
     """The page continues past the neighbours with the cluster's best-ranked movies."""
-    neighbours = int(fetch_value(conn, NEIGHBOUR_COUNT, params))
-    fill_offset = max(0, offset - neighbours)
+    counted = fetch_one(conn, NEIGHBOUR_COUNT, params)
+    assert counted is not None
+    fill_offset = max(0, offset - int(counted.neighbours))
     ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]
     if ranking is None:
         return []
     # the page's end, past what FILL removes: the neighbours, the movie itself, the excluded
-    removed = MAX_NEIGHBOURS + 1 + len(params["exclude"])  # type: ignore[arg-type]
+    # and the hidden
+    removed = MAX_NEIGHBOURS + 1 + len(params["exclude"]) + int(counted.hidden)  # type: ignore[arg-type]
     take = len(ranking.ids) if params["genre"] else fill_offset + need + removed
     rows = fetch_all(
         conn,

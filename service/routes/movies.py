@@ -8,10 +8,10 @@ from sqlalchemy import Engine
 from service.dependencies import DbDep, async_pool_of, require_admin
 from service.errors import ApiError, not_found
 from service.queries.movies import MovieRecord, aget_movie, get_movie, search_movies
-from service.queries.writes import MovieExists, NoFreeMovieId, insert_movie
+from service.queries.writes import MovieExists, NoFreeMovieId, insert_movie, set_hidden
 from service.recommenders.ranking import RANKINGS
 from service.schemas.common import GenreQuery, Limit, MovieIdPath, Offset, Text, errors
-from service.schemas.movies import MovieIn, MovieOut, MoviePage, join_genres
+from service.schemas.movies import MovieIn, MovieOut, MoviePage, MoviePatch, join_genres
 
 router = APIRouter(tags=["movies"])
 
@@ -26,6 +26,7 @@ def movie_out(m: MovieRecord) -> MovieOut:
         avgRating=round(m.avg_rating, 4) if m.avg_rating is not None else None,
         ratingCount=m.rating_count,
         genreList=m.genres,
+        hidden=m.hidden,
     )
 
 
@@ -77,6 +78,22 @@ def add_movie(body: MovieIn, db: DbDep, request: Request) -> MovieOut:
         raise ApiError(409, "No movie id left above the highest one; give movieId") from None
     RANKINGS.invalidate()
     with db.connection() as conn:
+        movie = get_movie(conn, movie_id)
+    assert movie is not None
+    return movie_out(movie)
+
+
+@router.patch(
+    "/movies/{movie_id}",
+    response_model=MovieOut,
+    dependencies=[Depends(require_admin)],
+    responses=errors(400, 401, 403, 404, 422, 503),
+)
+def update_movie(movie_id: MovieIdPath, body: MoviePatch, db: DbDep) -> MovieOut:
+    """Hide a movie from every recommendation, or show it again (admin); its ratings still count."""
+    with db.connection() as conn:
+        if not set_hidden(conn, movie_id, body.hidden):  # one statement: autocommitted
+            raise not_found("Movie")
         movie = get_movie(conn, movie_id)
     assert movie is not None
     return movie_out(movie)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from service.schemas.common import INT4_MAX, ApiModel, StrictIn
 
@@ -25,6 +25,11 @@ class MovieOut(ApiModel):
     )
     ratingCount: int = Field(default=0, description="Ratings at the last recluster run.", examples=[215])
     genreList: list[str] = Field(default_factory=list, examples=[["Adventure", "Animation", "Children"]])
+    hidden: bool = Field(
+        default=False,
+        description="Never recommended (PATCH /movies/{id}); its ratings still count in training.",
+        examples=[False],
+    )
 
 
 class MoviePage(ApiModel):
@@ -71,3 +76,15 @@ class MovieIn(StrictIn):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip() or value
+
+
+class MoviePatch(StrictIn):
+    """What an admin may change of a movie: whether it is recommended."""
+
+    model_config = ConfigDict(populate_by_name=True, strict=True, extra="forbid")
+
+    hidden: bool = Field(
+        description="true: never recommended by any route or strategy, stored lists included (at once,"
+        " no recluster); its ratings still count in training and it keeps its own pages. false: shown again.",
+        examples=[True],
+    )

@@ -53,7 +53,8 @@ def movies(
 
 @router.get("/{movie_id}", response_class=HTMLResponse)
 def movie(request: Request, movie_id: MovieIdPath) -> HTMLResponse:
-    """A movie: year, genres, rating stats, cluster, and similar movies for each strategy."""
+    """A movie: year, genres, rating stats, cluster, whether it is hidden from recommendations (an
+    admin toggles it through PATCH /movies/{id}, static/movie.js), similar movies per strategy."""
     with pool_of(request).connection() as conn:
         found = movie_or_404(conn, movie_id)
         similar = {}
@@ -77,4 +78,5 @@ def movie(request: Request, movie_id: MovieIdPath) -> HTMLResponse:
         similar=similar,
         default_strategy=DEFAULT_MOVIE_STRATEGY,
         notes=MOVIE_STRATEGY_NOTES,
+        token_configured=bool(request.app.state.settings.admin_token),
     )
