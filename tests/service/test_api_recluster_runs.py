@@ -153,8 +153,9 @@ def test_a_requested_run_completes_in_the_scheduler_process(
 
 def test_the_api_never_loads_the_job(clustered_db_url: str) -> None:
     """In a fresh interpreter: the app, a run requested, a rating posted, the stored and the live
-    ranking, the scheduler's state and a user's page answered, and no scikit-learn, scipy, job
-    or numpy ranker module loaded (those are the scheduler's)."""
+    ranking (with exclusions, the popular fallback, a session basket, many users), the scheduler's
+    state, a user's and a movie's page answered and a movie hidden, and no scikit-learn, scipy,
+    job or numpy ranker module loaded (those are the scheduler's)."""
     script = f"""
 import json, sys
 from fastapi.testclient import TestClient
@@ -166,7 +167,12 @@ with TestClient(app) as client:
     answer = client.post("/admin/recluster", headers=admin)
     rated = client.post("/ratings", json=[{{"userId": 1, "movieId": 1, "rating": 4.0}}], headers=admin)
     pages = [client.get(p, headers=admin).status_code for p in ("/recommend/user/1",
-             "/recommend/user/2", "/admin/scheduler", "/dashboard/users/1")]
+             "/recommend/user/2", "/admin/scheduler", "/dashboard/users/1",
+             "/recommend/user/3?exclude=1,2&strategy=cluster", "/recommend/movie/1?exclude=2",
+             "/recommend/user/999999999?fallback=popular", "/dashboard/movies/1")]
+    pages += [client.post("/recommend/session", json={{"movieIds": [1, 2]}}).status_code,
+              client.post("/recommend/users", json={{"userIds": [1, 2, 999999999]}}).status_code,
+              client.patch("/movies/2", json={{"hidden": True}}, headers=admin).status_code]
 heavy = ("sklearn", "skl2onnx", "onnx", "scipy", "pyspark", "py4j")
 job = ("scheduler.job", "scheduler.clustering", "scheduler.schedule", "scheduler.engines",
        "scheduler.refresh", "ranking.users")
@@ -179,7 +185,7 @@ print(json.dumps({{"status": answer.status_code, "rated": rated.status_code, "pa
     assert json.loads(completed.stdout.splitlines()[-1]) == {
         "status": 202,
         "rated": 201,
-        "pages": [200, 200, 200, 200],
+        "pages": [200] * 11,
         "loaded": [],
     }
 
