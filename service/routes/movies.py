@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import Engine
 
 from service.dependencies import DbDep, async_pool_of, require_admin
@@ -89,7 +89,19 @@ def add_movie(body: MovieIn, db: DbDep, request: Request) -> MovieOut:
     dependencies=[Depends(require_admin)],
     responses=errors(400, 401, 403, 404, 422, 503),
 )
-def update_movie(movie_id: MovieIdPath, body: MoviePatch, db: DbDep) -> MovieOut:
+def update_movie(
+    movie_id: MovieIdPath,
+    body: Annotated[
+        MoviePatch,
+        Body(
+            openapi_examples={
+                "hide": {"summary": "Never recommend it", "value": {"hidden": True}},
+                "show": {"summary": "Recommend it again", "value": {"hidden": False}},
+            }
+        ),
+    ],
+    db: DbDep,
+) -> MovieOut:
     """Hide a movie from every recommendation, or show it again (admin); its ratings still count."""
     with db.connection() as conn:
         if not set_hidden(conn, movie_id, body.hidden):  # one statement: autocommitted
