@@ -173,3 +173,15 @@ def test_bad_requests_are_a_clear_4xx_and_change_nothing(
     assert message in str(response.json())
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM movies WHERE hidden")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_loading_the_movies_again_keeps_them_hidden(
+    writable: tuple[TestClient, Engine], sample_data, mode: str
+) -> None:  # type: ignore[no-untyped-def]
+    from loaders.load import load_files
+
+    client, engine = writable
+    _hide(client, 1)
+    load_files(engine, {"movies": sample_data / "movies.csv"}, mode=mode)
+    assert client.get("/movie/1").json()["hidden"] is True
