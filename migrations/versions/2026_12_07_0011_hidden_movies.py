@@ -6,8 +6,8 @@ their ratings keep counting in the model, the features and the clusters, and the
 its own pages. The partial index holds only the hidden movies: the API reads them as one small
 array per request (service/recommenders/skip.py), an index scan of a few entries.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
