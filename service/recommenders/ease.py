@@ -12,7 +12,9 @@ NDCG@10 0.12 against 0.10 for the co-rating neighbours on the ml-latest-small ho
 from service.recommenders.weighted import ItemTable, StoredRanking
 
 RANKING = StoredRanking(
-    ItemTable("item_weights", "weight", "because you liked", "its fans go on to like it: liked by")
+    ItemTable(
+        "item_weights", "weight", "because you liked", "its fans go on to like it: liked by", next_movie=True
+    )
 )
 
 recommend = RANKING.recommend

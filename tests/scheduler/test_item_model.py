@@ -1,4 +1,4 @@
-"""The item models (EASE, DLAE): the closed forms on a tiny matrix, the cut to the most-liked movies, pruning."""
+"""The item models (EASE, DLAE): closed forms on a tiny matrix, the cut to the most-liked movies, pruning."""
 
 import numpy as np
 import scipy.sparse as sp
