@@ -27,7 +27,6 @@ from ranking import (
     PROFILE_CAP,
     RECENCY,
     SEQUENCE_DECAY,
-    SEQUENCE_RECENT,
     W_AFFINITY,
     W_POPULARITY,
     W_SEQUENCE,
@@ -158,9 +157,10 @@ class Ranker:
     movie, ready to rank any users: the batch step ranks everyone once, the refresh keeps one
     per active version and ranks a few users at a time.
 
-    `successors` (movie x movie, item_successors) adds the next-movie component; `recency`
-    weights the profile by RECENCY. The default ranking has both; the co-rating strategy
-    (liked_neighbours) neither."""
+    `successors` (movie x movie, item_successors) adds the next-movie component; `blend` holds
+    the profile's recency weights and the component's decay and weight. The default ranking has
+    both at the defaults; the co-rating strategy (liked_neighbours) neither (FLAT, no
+    successors); the offline evaluation sweeps the blend."""
 
     def __init__(
         self,
@@ -169,14 +169,16 @@ class Ranker:
         log_pop: np.ndarray,
         *,
         successors: sp.csr_matrix | None = None,
-        recency: bool = True,
+        blend: "Blend | None" = None,
         length: int = LIST_LENGTH,
         block_users: int = BLOCK_USERS,
     ) -> None:
         self.weights = weights
         self.labels = labels
         self.log_pop = log_pop
-        self.recency = recency
+        self.blend = blend or Blend()
+        self.recency = None if self.blend.recency is None else np.array(self.blend.recency)
+        self.decay = np.array(self.blend.sequence_decay)
         self.length = length
         self.block_users = block_users
         self.n_clusters = int(labels.max()) + 1 if len(labels) else 1
@@ -208,8 +210,9 @@ class Ranker:
         movie = ratings.movie[lo:hi]
         recency = np.arange(hi - lo) - bounds[owner]  # 0 = the user's newest rating
         profile = latest(liked_mask(ratings.half_stars[lo:hi], bounds), bounds, PROFILE_CAP)
-        weight = _RECENCY[np.minimum(recency[profile], len(_RECENCY) - 1)] if self.recency else None
-        recent = recency < SEQUENCE_RECENT
+        weights = self.recency
+        weight = None if weights is None else weights[np.minimum(recency[profile], len(weights) - 1)]
+        recent = recency < len(self.decay)
         block = _Block(
             first,
             last,
@@ -220,17 +223,26 @@ class Ranker:
             movie,
             owner[recent],
             movie[recent],
-            _SEQUENCE_DECAY[recency[recent]],
+            self.decay[recency[recent]],
         )
         k = self.n_clusters
         cells = np.bincount(block.user * k + self.labels[block.movie], minlength=(last - first) * k)
         per_cluster = cells.reshape(last - first, k).astype(np.float64)
         shares[first:last] = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1.0)
-        return _rank_block(block, self.scratch, shares[first:last], self.length)
+        return _rank_block(block, self.scratch, shares[first:last], self.length, self.blend.w_sequence)
 
 
-_RECENCY = np.array(RECENCY)
-_SEQUENCE_DECAY = np.array(SEQUENCE_DECAY)
+@dataclass(frozen=True)
+class Blend:
+    """The ranking's weights (ranking/__init__.py): the stored lists and the SQL use the
+    defaults; the offline evaluation ranks with others in numpy to sweep them."""
+
+    recency: tuple[float, ...] | None = RECENCY  # profile weight by recency; None: 1 each
+    sequence_decay: tuple[float, ...] = SEQUENCE_DECAY  # recent weight by recency (its length: how many)
+    w_sequence: float = W_SEQUENCE
+
+
+FLAT = Blend(recency=None)  # the co-rating strategy's profile
 
 
 def top_with_popular(
@@ -351,7 +363,9 @@ def _per_user(
     return sp.csr_matrix((data, local, indptr), shape=(b, len(scratch.covered))), user, local
 
 
-def _rank_block(block: _Block, scratch: _Scratch, shares: np.ndarray, length: int) -> tuple[np.ndarray, ...]:
+def _rank_block(
+    block: _Block, scratch: _Scratch, shares: np.ndarray, length: int, w_sequence: float
+) -> tuple[np.ndarray, ...]:
     """Every user's top `length` (score descending, then movie) over the covered movies, in
     dense (users x covered) grids: the sums are exact, so how they are added does not matter."""
     b, n_covered = block.last - block.first, len(scratch.covered)
@@ -382,7 +396,7 @@ def _rank_block(block: _Block, scratch: _Scratch, shares: np.ndarray, length: in
     score /= max_sim[:, None]
     if following is not None:
         term = following / max_next[:, None]
-        term *= W_SEQUENCE
+        term *= w_sequence
         score += term
         del term
     score += np.take(W_AFFINITY * shares, scratch.labels, axis=1)
@@ -402,7 +416,7 @@ def _rank_block(block: _Block, scratch: _Scratch, shares: np.ndarray, length: in
     if following is not None:
         # the larger term names the source: the same two quotients as in the score
         item_term = sums[row, column] / max_sim[row]
-        next_term = W_SEQUENCE * (following[row, column] / max_next[row])
+        next_term = w_sequence * (following[row, column] / max_next[row])
         just_rated = next_term > item_term
     source = np.zeros(len(row), dtype=np.int64)
     by_item = ~just_rated
