@@ -152,7 +152,13 @@ def execute(
         log_count=options.log_count, bayes_avg=options.bayes_avg, year=options.year
     )
     conn = lease.conn
-    item_model = ItemModelParams(lam=options.ease_lambda, movies=options.ease_movies, k=options.ease_k)
+    item_model = ItemModelParams(
+        lam=options.ease_lambda,
+        movies=options.ease_movies,
+        k=options.ease_k,
+        model=options.ease_model,
+        dropout=options.ease_dropout,
+    )
     try:  # the Spark engine (scheduler/engines), or None: in process
         spark = open_engine(options.engine, spark_master, _url(conn), get_settings())
     except BaseException as error:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from scheduler.item_model import ItemModelParams, item_model_step
 from scheduler.quality import holdout_step, item_knn_step
+from scheduler.sequence import successors_step
 from scheduler.user_lists import user_lists_step
 from scheduler.versions import WriteStep
 
@@ -26,7 +27,8 @@ def default_write_steps(
         return engine.write_steps(item_model or ItemModelParams())
     return [
         item_knn_step,  # item_neighbours, and the training liked matrix for the next two
-        item_model_step(item_model or ItemModelParams()),  # item_weights (EASE)
+        item_model_step(item_model or ItemModelParams()),  # item_weights (DLAE or EASE)
+        successors_step(),  # item_successors: the next-movie component
         holdout_step,  # metrics["holdout"]: the default ranking on held-out likes
         user_lists_step,  # user_recommendations: the default ranking, precomputed (needs the above)
     ]

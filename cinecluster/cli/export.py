@@ -26,7 +26,7 @@ def export_recommendations(
     ),
 ) -> None:
     """Write every user's stored recommendations of the active version: userId,rank,movieId,score,
-    sourceMovieId, one row per item, read and written as a stream."""
+    sourceMovieId,justRated, one row per item, read and written as a stream."""
     from scheduler.export_lists import active_or_error, parquet_available, write_csv, write_parquet
 
     chosen = fmt or (ListFormat.parquet if output.suffix.lower() == ".parquet" else ListFormat.csv)

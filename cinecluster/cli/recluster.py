@@ -53,6 +53,8 @@ def recluster(
     ease_lambda: float = typer.Option(200.0, "--ease-lambda", help="EASE regularisation λ (item model)."),
     ease_movies: int = typer.Option(3000, "--ease-movies", help="Most-liked movies the EASE solve covers."),
     ease_k: int = typer.Option(200, "--ease-k", help="EASE weights kept per movie (largest |weight|)."),
+    ease_model: str = typer.Option("dlae", "--ease-model", help="Item model: dlae (default) or ease."),
+    ease_dropout: float = typer.Option(0.2, "--ease-dropout", help="DLAE's dropout p (ignored by ease)."),
     engine: Engine | None = typer.Option(
         None,
         "--engine",
@@ -83,6 +85,8 @@ def recluster(
             "ease_lambda": ease_lambda,
             "ease_movies": ease_movies,
             "ease_k": ease_k,
+            "ease_model": ease_model,
+            "ease_dropout": ease_dropout,
             "engine": engine.value if engine else None,
         }
     )

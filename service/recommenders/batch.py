@@ -36,13 +36,14 @@ CHECK = compile_sql(
 _STORED_PAGES = """
     WITH {skip}
     SELECT u.user_id, l.movie_id, m.title, m.genres, mc.cluster, l.score,
-           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
+           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title,
+           l.source_id < 0 AS just_rated
     FROM user_recommendations u
     JOIN model_versions v ON v.version = u.version
     CROSS JOIN LATERAL ({positions}) l
     JOIN movies m ON m.movie_id = l.movie_id
     LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
-    LEFT JOIN movies sm ON sm.movie_id = l.source_id
+    LEFT JOIN movies sm ON sm.movie_id = abs(l.source_id)  -- negative: a recent rating's successor
     WHERE u.version = :version AND u.user_id = ANY (CAST(:ids AS integer[]))
       AND {current}
     ORDER BY u.user_id, l.position

@@ -49,7 +49,7 @@ def test_every_users_stored_list_is_written_as_the_api_serves_it(
     assert result.stdout == (
         f"version 1: {len(rows)} recommendations of {len(stored)} users written to {out} (csv)\n"
     )
-    assert list(rows[0]) == ["userId", "rank", "movieId", "score", "sourceMovieId"]
+    assert list(rows[0]) == ["userId", "rank", "movieId", "score", "sourceMovieId", "justRated"]
     exported: dict[int, list[int]] = {}
     for r in rows:
         exported.setdefault(int(r["userId"]), []).append(int(r["movieId"]))
@@ -69,9 +69,17 @@ def test_every_users_stored_list_is_written_as_the_api_serves_it(
     assert result.exit_code == 0, result.stderr
     assert result.stdout.endswith(f"written to {parquet} (parquet)\n")
     table = pq.read_table(parquet).to_pylist()
-    assert [(t["userId"], t["rank"], t["movieId"], t["sourceMovieId"]) for t in table] == [
-        (int(r["userId"]), int(r["rank"]), int(r["movieId"]), int(r["sourceMovieId"])) for r in rows
+    assert [(t["userId"], t["rank"], t["movieId"], t["sourceMovieId"], t["justRated"]) for t in table] == [
+        (
+            int(r["userId"]),
+            int(r["rank"]),
+            int(r["movieId"]),
+            int(r["sourceMovieId"]),
+            r["justRated"] == "True",
+        )
+        for r in rows
     ]
+    assert all(int(r["sourceMovieId"]) > 0 for r in rows)
     assert [t["score"] for t in table] == [float(r["score"]) for r in rows]
 
     to_stdout = run_cli("export-recommendations", "-o", "-")
