@@ -6,9 +6,10 @@ CTE from the request instead of the ratings table), so any change to the ranking
 reaches the session route too. Nothing is written.
 
 A bare list of movie ids means every movie is liked (all get the same stars, so each is at the
-visitor's mean) and the list is in time order: the last id is the newest. Ratings with
-timestamps say it themselves; a rating without one is taken as given now, as POST /ratings does.
-A movie given twice counts once: its newest rating (the later one on equal times).
+visitor's mean) and the list is in time order: the last id is the newest, which the ranking's
+recency weights and next-movie component read. Ratings with timestamps say it themselves; a
+rating without one is taken as given now (as POST /ratings does), those in list order. A movie
+given twice counts once: its newest rating (the later one on equal times).
 """
 
 import time
@@ -53,7 +54,9 @@ class Basket:
         now = time.time()
         newest: dict[int, tuple[float, int, float]] = {}  # movie -> (time, position, rating)
         for i, (movie_id, rating, timestamp) in enumerate(rows):
-            seen = (now if timestamp is None else float(timestamp), i, rating)
+            # without a time: now, a millisecond apart in list order (the ranking orders by time)
+            at = now + i / 1000 if timestamp is None else float(timestamp)
+            seen = (at, i, rating)
             newest[movie_id] = max(newest.get(movie_id, seen), seen)
         ids = list(newest)
         return cls(ids, [newest[m][2] for m in ids], [newest[m][0] for m in ids])

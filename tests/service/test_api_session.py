@@ -84,6 +84,19 @@ def test_a_bare_basket_is_all_liked_and_never_comes_back(client: TestClient, rea
     assert _post(client, {"ratings": as_ratings}, n=50) == items
     # a movie given twice counts once, at its last place
     assert _post(client, {"movieIds": [2571, *basket]}, n=50) == items
+    # ratings without times are now, in list order: the same as the bare list
+    undated = [{"movieId": m, "rating": 4.0} for m in basket]
+    assert _post(client, {"ratings": undated}, n=50) == items
+
+
+def test_the_order_of_a_bare_basket_counts(client: TestClient) -> None:
+    """The newest (last) movies weigh most and their successors count: reversing the basket
+    changes the list."""
+    basket = [1, 2571, 318, 2959, 4993, 7153, 5952, 260, 1196, 1210, 296, 593]
+    forward = _post(client, {"movieIds": basket}, n=20)
+    backward = _post(client, {"movieIds": basket[::-1]}, n=20)
+    assert [i["movieId"] for i in forward] != [i["movieId"] for i in backward]
+    assert {i["movieId"] for i in forward + backward}.isdisjoint(basket)
 
 
 def test_an_empty_basket_gets_the_most_rated_movies(client: TestClient) -> None:
