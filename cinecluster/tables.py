@@ -185,6 +185,7 @@ movie_features = Table(
     ),
     comment="Per-movie feature table rebuilt by every recluster run from SQL aggregates.",
 )
+Index("ix_movie_features_popularity", movie_features.c.rating_count.desc(), movie_features.c.movie_id)
 
 model_versions = Table(
     "model_versions",

@@ -296,17 +296,26 @@ _NEXT_SOURCES = """
 """
 
 # After the candidates: the most rated movies the user has not rated and that are not candidates
-# (nor skipped).
+# (nor skipped). Read in order from ix_movie_features_popularity, the exclusions as hashed
+# subplans (a join would lose the index's order), so a page reads about its own rows; movies
+# and clusters are joined for the page only (a genre probes movies per row read).
 _POPULAR_REST = f"""
     SELECT m.movie_id, m.title, m.genres, mc.cluster, f.rating_count
-    FROM movie_features f
+    FROM (
+        SELECT f.movie_id, f.rating_count
+        FROM movie_features f
+        WHERE f.movie_id NOT IN (SELECT r.movie_id FROM rated r)
+          AND f.movie_id NOT IN (SELECT c.movie_id FROM candidates c)
+          AND NOT {skipped("f.movie_id")}
+          AND (CAST(:genre AS text) IS NULL
+               OR EXISTS (SELECT 1 FROM movies g
+                          WHERE g.movie_id = f.movie_id AND CAST(:genre AS text) = ANY (g.genres)))
+        ORDER BY f.rating_count DESC, f.movie_id
+        LIMIT :n OFFSET :offset
+    ) f
     JOIN movies m ON m.movie_id = f.movie_id
     LEFT JOIN movie_clusters mc ON mc.version = :version AND mc.movie_id = f.movie_id
-    WHERE NOT EXISTS (SELECT 1 FROM rated r WHERE r.movie_id = f.movie_id)
-      AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.movie_id = f.movie_id)
-      AND (CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed("m")}
     ORDER BY f.rating_count DESC, f.movie_id
-    LIMIT :n OFFSET :offset
 """
 
 # The liked movies of the live ranking's profile (its `liked` CTE, so both read one definition),
