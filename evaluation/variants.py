@@ -185,8 +185,9 @@ def _inputs(conn: Connection, version: int) -> _Inputs:
     counts[at[inside]] = np.array([r.rating_count for r in features], dtype=np.float64)[inside]
     run = fetch_ratings(conn, ids)
     ratings = run.ratings
-    # the run's training mask (scheduler/quality.py item_knn_step): its holdout sample's latest
-    # ratings and ratings of movies without features train nothing
+    # the run's training mask (scheduler/quality.py item_knn_step, through its own helpers, so
+    # the mask is the run's by construction): its holdout sample's latest ratings and ratings
+    # of movies without features train nothing
     liked = liked_mask(ratings.half_stars, ratings.starts)
     users = ratings.users[np.logical_or.reduceat(liked, ratings.starts[:-1])] if len(liked) else liked
     sample = _sample_ratings(conn, sample_users(users), ids)
