@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from generated_sample import write_sample
 
+from ranking import W_SEQUENCE
+
 
 def _planted(directory: Path, seed: int = 7) -> Path:
     """Four taste groups of users, each liking its own block of 20 movies.
@@ -167,7 +169,7 @@ def _check_variants(report: dict[str, Any], protocol: str) -> None:
         row for row in report["strategies"] if row["name"] == f"api: {report['default_strategy']} (default)"
     )
     default = variants["DLAE + next movie (default)"]
-    assert default["default"] and default["model"] == "dlae" and default["w_sequence"] == 0.7
+    assert default["default"] and default["model"] == "dlae" and default["w_sequence"] == W_SEQUENCE
     assert {key: default[key] for key in SCORES} == {key: api[key] for key in SCORES}, protocol
     flat = variants["EASE, flat profile, no next movie (previous default)"]
     assert not flat["default"] and flat["model"] == "ease" and not flat["next_movie"]

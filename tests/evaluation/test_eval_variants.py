@@ -4,7 +4,7 @@ default row scores as the API's default is in test_eval_cli.py)."""
 import pytest
 
 from evaluation.variants import DEFAULT, VARIANTS, decay_weights, recency_weights
-from ranking import RECENCY, RECENCY_QUANTUM, SEQUENCE_DECAY, SEQUENCE_RECENT
+from ranking import RECENCY, RECENCY_QUANTUM, SEQUENCE_DECAY, SEQUENCE_RECENT, W_SEQUENCE
 from ranking.users import FLAT, Blend
 
 
@@ -47,7 +47,7 @@ def test_each_sweep_changes_one_thing_around_the_default() -> None:
             "half_life": 5.0,
             "next_movie": True,
             "decay": 0.8,
-            "w_sequence": 0.7,
+            "w_sequence": W_SEQUENCE,
         },
     ]
     assert [v.is_default for v in parts] == [False, False, False, True]
