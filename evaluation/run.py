@@ -29,6 +29,7 @@ from evaluation.movies import movie_lists, movie_strategies
 from evaluation.reference import item_knn_lists
 from evaluation.scratch import scratch_database
 from evaluation.sweep import SweepPoint, sweep
+from evaluation.variants import VariantRow, variant_rows
 from loaders.files import Kind
 from loaders.load import load_files
 from scheduler.features import FeatureOptions
@@ -66,6 +67,7 @@ class Report:
     features: str = ""  # the recluster feature flags used, e.g. "--log-count"
     seconds: float = 0.0
     sweep: list[SweepPoint] = field(default_factory=list)  # with --sweep
+    variants: list[VariantRow] = field(default_factory=list)  # with --variants
     protocol: str = "temporal"
     seed: int = 0  # the random protocol's split seed
 
@@ -85,8 +87,8 @@ class Report:
             "features": self.features,
             "seconds": round(self.seconds, 2),
             "default_strategy": DEFAULT_STRATEGY,
-            "strategies": [_row_dict(row) for row in self.rows],
-            "movie_strategies": [_row_dict(row) for row in self.movie_rows],
+            "strategies": [row_dict(row) for row in self.rows],
+            "movie_strategies": [row_dict(row) for row in self.movie_rows],
             "sweep": [
                 {
                     "option": p.option,
@@ -98,10 +100,11 @@ class Report:
                 }
                 for p in self.sweep
             ],
+            "variants": [v.as_dict() for v in self.variants],
         }
 
 
-def _row_dict(row: Row) -> dict[str, object]:
+def row_dict(row: Row) -> dict[str, object]:
     return {
         "name": row.name,
         "seeds": row.seeds,
@@ -171,6 +174,7 @@ def evaluate(
     clusters: int = 10,
     features: FeatureOptions | None = None,
     with_sweep: bool = False,
+    with_variants: bool = False,
     protocol: str = "temporal",
     seed: int = 0,
 ) -> Report:
@@ -183,8 +187,14 @@ def evaluate(
             try:
                 chosen = features or FeatureOptions()
                 report = _run(engine, files, split, holdout, k, progress, clusters, chosen)
+                users = sorted(u for u in split.any_rating if u in _known_users(engine))
+                if with_variants:  # before the sweep's runs: this run's version and tables
+
+                    def score(name: str, lists: Lists, seconds: float) -> Row:
+                        return _row(name, [lists], split, report.catalogue, k, seconds)
+
+                    report.variants = variant_rows(engine, report.model_version, users, k, score, progress)
                 if with_sweep:
-                    users = sorted(u for u in split.any_rating if u in _known_users(engine))
                     report.sweep = sweep(
                         engine, split, users, report.catalogue, k, clusters, chosen, progress
                     )

@@ -33,7 +33,7 @@ from scheduler.versions import WriteContext, WriteStep
 WINDOW = 20  # later ratings of the same user that count as "next"
 DECAY = 0.9  # per step further away
 KEEP = 50  # successors stored per movie
-CHUNK = 1 << 19  # ratings per bincount: WINDOW x CHUNK int64 keys (80 MB) at most
+CHUNK = 1 << 19  # ratings per bincount: WINDOW x CHUNK int32 keys and float64 weights (120 MB) at most
 # DECAY^(steps - 1) as multiples of 2^-10: every count is then exact in float64, whatever the
 # order of the additions (in process or summed across Spark partitions: the same table)
 STEP_WEIGHTS = np.round(DECAY ** np.arange(WINDOW) * 1024) / 1024
@@ -43,33 +43,36 @@ def successor_counts(
     ratings: Ratings, covered: np.ndarray, n_movies: int, train: np.ndarray | None = None
 ) -> np.ndarray:
     """count[a, b] over the covered movies (positions in `covered`), from every user's ratings
-    (Ratings: newest first, so rating i's successor by s steps is rating i - s of the same
-    user); `train`: per rating, whether it may count (held-out ratings may not)."""
+    (Ratings: newest first, so rating i's successor by s steps is rating i - s, of the same
+    user while i's recency is at least s); `train`: per rating, whether it may count (held-out
+    ratings may not). Each step is a shifted slice of the chunk: no gathers."""
     width = len(covered)
-    local = np.full(n_movies, -1, dtype=np.int64)
-    local[covered] = np.arange(width)
+    local = np.full(n_movies, -1, dtype=np.int32)  # keys < width² fit in int32 (width <= 15,000)
+    local[covered] = np.arange(width, dtype=np.int32)
     counts = np.zeros(width * width)
     n = len(ratings.movie)
-    weights = STEP_WEIGHTS
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
-        earlier = np.arange(max(lo, 1), hi)  # each rating of the chunk, as the earlier one
-        movie = local[ratings.movie[earlier]]
-        keep = movie >= 0 if train is None else (movie >= 0) & train[earlier]
-        earlier, movie = earlier[keep], movie[keep]
+        first = max(0, lo - WINDOW)  # the later ratings of the chunk's first ones come before it
+        movie = local[ratings.movie[first:hi]]
+        if train is not None:
+            movie[~train[first:hi]] = -1
+        starts = ratings.starts
+        user_of = np.searchsorted(starts, np.arange(lo, hi), side="right") - 1
+        recency = np.arange(lo, hi) - starts[user_of]  # ratings of the same user newer than it
+        earlier = movie[lo - first :]
         keys, values = [], []
         for step in range(1, WINDOW + 1):
-            later = earlier - step
-            ok = later >= 0
-            ok[ok] &= ratings.user[later[ok]] == ratings.user[earlier[ok]]
-            if not ok.any():
-                break  # no user has step more ratings after any of these (users are contiguous)
-            following = local[ratings.movie[later[ok]]]
-            inside = following >= 0 if train is None else (following >= 0) & train[later[ok]]
-            keys.append(movie[ok][inside] * width + following[inside])
-            values.append(np.full(int(inside.sum()), weights[step - 1]))
-        if keys:
-            counts += np.bincount(np.concatenate(keys), np.concatenate(values), minlength=width * width)
+            start = lo - first - step  # where the later rating of the chunk's first one is
+            if start >= 0:
+                later = movie[start : start + hi - lo]
+            else:  # the data's very first ratings: none `step` before them
+                pad = min(-start, hi - lo)
+                later = np.r_[np.full(pad, -1), movie[: hi - lo - pad]]
+            ok = (recency >= step) & (earlier >= 0) & (later >= 0)
+            keys.append(earlier[ok] * width + later[ok])
+            values.append(np.full(len(keys[-1]), STEP_WEIGHTS[step - 1]))
+        counts += np.bincount(np.concatenate(keys), np.concatenate(values), minlength=width * width)
     return counts.reshape(width, width)
 
 

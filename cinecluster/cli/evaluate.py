@@ -91,6 +91,13 @@ def evaluate(
     with_sweep: bool = typer.Option(
         False, "--sweep", help="Also sweep the item model's options (λ, movies, k): one recluster per point."
     ),
+    with_variants: bool = typer.Option(
+        False,
+        "--variants",
+        help="Also rank with the default ranking's parts and weights changed (the previous default,"
+        " the recency profile, DLAE, the next movie; sweeps of the blend weight, half-life, decay and"
+        " DLAE's p), in numpy with the production code, after the same recluster.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Holdout evaluation of every strategy through the API's own ranking code.
@@ -116,6 +123,7 @@ def evaluate(
     from sqlalchemy.exc import OperationalError
 
     from evaluation.protocols import chosen, comparison, evaluate_protocols
+    from evaluation.variants import comparison as variants_comparison
     from scheduler.features import FeatureOptions
 
     url = get_settings().require_database_url()
@@ -136,6 +144,7 @@ def evaluate(
             clusters=clusters,
             features=options,
             with_sweep=with_sweep,
+            with_variants=with_variants,
         )
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
@@ -149,6 +158,7 @@ def evaluate(
             "protocols": [report.protocol for report in reports],
             "reports": {report.protocol: report.as_dict() for report in reports},
             "comparison": comparison(reports),
+            **({"variants_comparison": variants_comparison(reports)} if with_variants else {}),
         }
         typer.echo(json.dumps(everything, indent=2))
         return
@@ -165,11 +175,15 @@ def evaluate(
         console.print(_table(report, "rating>=4"))
         console.print(_table(report, "any"))
         console.print(_table(report, "rating>=4", movies=True))
+        if report.variants:
+            console.print(_variants_table(report))
         if report.sweep:
             console.print(_sweep_table(report))
     if several:
         console.rule("all protocols")
         console.print(_comparison_table(reports))
+        if with_variants:
+            console.print(_variants_comparison_table(reports))
 
 
 def _split_text(report: "Report") -> str:
@@ -198,4 +212,47 @@ def _comparison_table(reports: "list[Report]") -> Table:
             spread = f" ± {ndcg['std']:.4f}" if entry["seeds"] > 1 else ""
             cells += [f"{ndcg['mean']:.4f}{spread}", f"{cover['mean']:.4f}"]
         table.add_row(*cells)
+    return table
+
+
+def _variants_table(report: "Report") -> Table:
+    k = report.k
+    table = Table(
+        title="variants of the default ranking, ranked in numpy by the production code; relevant = held-out"
+        " rating >= 4; * = the default's value"
+    )
+    for column in ("variant", f"NDCG@{k}", f"P@{k}", f"R@{k}", f"HR@{k}", "coverage", "users", "time s"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    group = None
+    for entry in report.variants:
+        if group is not None and entry.variant.group != group:
+            table.add_section()
+        group = entry.variant.group
+        values = entry.row.results["rating>=4"]
+        table.add_row(
+            entry.variant.name,
+            *(
+                f"{values[metric][0]:.4f}"
+                for metric in ("ndcg", "precision", "recall", "hit_rate", "coverage")
+            ),
+            str(entry.row.users["rating>=4"]),
+            f"{entry.row.seconds:.1f}",
+        )
+    return table
+
+
+def _variants_comparison_table(reports: "list[Report]") -> Table:
+    from evaluation.variants import comparison
+
+    k = reports[0].k
+    table = Table(title=f"variants per protocol: NDCG@{k} (relevant = held-out rating >= 4)")
+    table.add_column("variant")
+    for report in reports:
+        table.add_column(report.protocol, justify="right")
+    group = None
+    for entry in comparison(reports):
+        if group is not None and entry["group"] != group:
+            table.add_section()
+        group = entry["group"]
+        table.add_row(entry["variant"], *(f"{entry[report.protocol]['ndcg']:.4f}" for report in reports))
     return table

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from generated_sample import write_sample
 
+from ranking import W_SEQUENCE
+
 
 def _planted(directory: Path, seed: int = 7) -> Path:
     """Four taste groups of users, each liking its own block of 20 movies.
@@ -125,7 +127,7 @@ def test_evaluate_last5_holds_out_each_users_last_five(run_cli, generated: Path)
 
 @pytest.mark.slow
 def test_evaluate_all_protocols_and_their_comparison(run_cli, generated: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli("evaluate", "--data", str(generated), "--protocol", "all", "--json")
+    result = run_cli("evaluate", "--data", str(generated), "--protocol", "all", "--variants", "--json")
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["protocols"] == ["temporal", "random", "last5"]
@@ -143,11 +145,49 @@ def test_evaluate_all_protocols_and_their_comparison(run_cli, generated: Path) -
         for protocol, report in out["reports"].items():
             assert entry[protocol]["ndcg"]["mean"] == _ndcg(report, name)
             assert 0 <= entry[protocol]["coverage"]["mean"] <= 1
+    for protocol, report in out["reports"].items():
+        _check_variants(report, protocol)
+    variants = out["variants_comparison"]
+    assert [entry["variant"] for entry in variants] == [
+        v["name"] for v in out["reports"]["temporal"]["variants"]
+    ]
+    for entry in variants:
+        for protocol, report in out["reports"].items():
+            row = next(v for v in report["variants"] if v["name"] == entry["variant"])
+            assert entry[protocol]["ndcg"] == row["rating>=4"]["ndcg"]["mean"]
+            assert entry[protocol]["coverage"] == row["rating>=4"]["coverage"]["mean"]
+
+
+SCORES = ("rating>=4", "any", "users")  # a row's metrics for both relevance rules, and its users
+
+
+def _check_variants(report: dict[str, Any], protocol: str) -> None:
+    """--variants: the default variant (numpy, in process) scores exactly as the API's default
+    (the stored lists through the API's function); the previous default does not."""
+    variants = {row["name"]: row for row in report["variants"]}
+    api = next(
+        row for row in report["strategies"] if row["name"] == f"api: {report['default_strategy']} (default)"
+    )
+    default = variants["DLAE + next movie (default)"]
+    assert default["default"] and default["model"] == "dlae" and default["w_sequence"] == W_SEQUENCE
+    assert {key: default[key] for key in SCORES} == {key: api[key] for key in SCORES}, protocol
+    flat = variants["EASE, flat profile, no next movie (previous default)"]
+    assert not flat["default"] and flat["model"] == "ease" and not flat["next_movie"]
+    assert {key: flat[key] for key in SCORES} != {key: api[key] for key in SCORES}, protocol
+    # every sweep holds the default once (marked *), scored as the default row
+    marked = [row for row in report["variants"] if row["name"].endswith(" *")]
+    assert sorted(row["group"] for row in marked) == sorted(
+        {row["group"] for row in report["variants"]} - {"parts"}
+    )
+    for row in marked:
+        assert row["default"] and {key: row[key] for key in SCORES} == {key: default[key] for key in SCORES}
 
 
 @pytest.mark.slow
 def test_evaluate_all_prints_each_protocol_then_one_comparison(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli("evaluate", "--data", str(_planted(tmp_path)), "--k", "5", "--protocol", "all")
+    result = run_cli(
+        "evaluate", "--data", str(_planted(tmp_path)), "--k", "5", "--protocol", "all", "--variants"
+    )
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     headings = [out.index(f" protocol {protocol} ") for protocol in ("temporal", "random", "last5")]
@@ -169,3 +209,9 @@ def test_evaluate_all_prints_each_protocol_then_one_comparison(run_cli, tmp_path
     assert len(default) == len(random) == 6  # NDCG and coverage per protocol
     for column in (0, 2, 4):  # the NDCG columns: the default ranking beats a random pick on each
         assert default[column] > random[column] + 0.1
+    # --variants: a table per protocol, then the variants' NDCG per protocol, after the comparison
+    assert out.count("variants of the default ranking") == 3
+    assert out.index("variants of the default ranking") > headings[0]
+    variants = comparison[comparison.index("variants per protocol: NDCG@5") :]
+    line = next(line for line in variants.splitlines() if "DLAE + next movie (default)" in line)
+    assert [float(cell) for cell in line.split("│")[2:-1]] == [default[column] for column in (0, 2, 4)]

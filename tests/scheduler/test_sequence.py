@@ -2,8 +2,10 @@
 time order, and the stored table's shape."""
 
 import numpy as np
+import pytest
 
 from ranking.users import ratings_from
+from scheduler import sequence
 from scheduler.sequence import KEEP, STEP_WEIGHTS, WINDOW, successor_counts, successor_weights
 
 
@@ -24,7 +26,9 @@ def _brute_force(users, movies, micros, covered, train):  # type: ignore[no-unty
     return counts
 
 
-def test_counts_equal_a_loop_over_each_users_ratings_in_time_order() -> None:
+@pytest.mark.parametrize("chunk", [1 << 19, 7])  # one chunk; chunks smaller than the window
+def test_counts_equal_a_loop_over_each_users_ratings_in_time_order(chunk: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sequence, "CHUNK", chunk)
     rng = np.random.default_rng(3)
     n_movies = 40
     ids = np.arange(1, n_movies + 1) * 10
