@@ -32,6 +32,7 @@ from ranking import (
     W_SEQUENCE,
 )
 from ranking.liked import latest, liked_mask
+from ranking.sparse import product
 
 BLOCK_USERS = 128  # users per block: (users x covered movies) grids of ~3 MB stay in cache
 BLOCK_RATINGS = 1 << 18  # ratings per block at most (a heavier user is a block alone)
@@ -370,7 +371,7 @@ def _rank_block(
     dense (users x covered) grids: the sums are exact, so how they are added does not matter."""
     b, n_covered = block.last - block.first, len(scratch.covered)
     liked, user, profile = _per_user(block.user, block.movie, block.weight, b, scratch)
-    sums = (liked @ scratch.weights).toarray()
+    sums = product(liked, scratch.weights).toarray()
     rated = scratch.local[block.rated_movie]
     seen = rated >= 0
     sums[block.rated_user[seen], rated[seen]] = 0.0  # never a movie the user rated
@@ -382,7 +383,7 @@ def _rank_block(
         recent, recent_user, recent_movie = _per_user(
             block.recent_user, block.recent_movie, block.recent_weight, b, scratch
         )
-        following = (recent @ scratch.successors).toarray()
+        following = product(recent, scratch.successors).toarray()
         following[block.rated_user[seen], rated[seen]] = 0.0
         candidate |= following > 0
         max_next = following.max(axis=1, initial=0.0)
@@ -443,7 +444,10 @@ def _top_per_row(score: np.ndarray, candidate: np.ndarray, length: int) -> np.nd
     tied = np.flatnonzero(tie.any(axis=1))
     if len(tied):  # rare: equal scores at the boundary, the lower columns (movie ids) first
         room = keep - above[tied].sum(axis=1)
-        above[tied] |= tie[tied] & (np.cumsum(tie[tied], axis=1) <= room[:, None])
+        row, column = np.nonzero(tie[tied])  # by row, then column ascending
+        rank = np.arange(len(row)) - np.searchsorted(row, np.arange(len(tied)))[row]
+        take = rank < room[row]
+        above[tied[row[take]], column[take]] = True
     return above
 
 
