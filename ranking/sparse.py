@@ -6,6 +6,8 @@ product itself (25M ratings: ~8 s of the co-like blocks, ~6 s of the stored rank
 result is allocated for a bound known without the walk -- the multiply-adds, sum over a's
 nonzeros of the length of b's row they select, at most rows x columns -- and csr_matmat fills it
 directly: the same routine as `@`, so the same entries in the same order, bit for bit.
+Memory: the bound is only reserved (np.empty); the pages past the result's nonzeros are never
+written, so never resident: the same peak as `@`.
 """
 
 import numpy as np
