@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from ranking import TOP_N
 from ranking.liked import liked_sql
+from ranking.sparse import product
 from ranking.users import Ratings
 from scheduler.versions import copy_partition
 
@@ -152,7 +153,7 @@ def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N) -> ItemNeighbours:
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     parts: list[tuple[np.ndarray, ...]] = []
     for start, stop in _blocks(by_movie, liked) if k >= 1 else ():
-        co = (by_movie[start:stop] @ liked).tocsr()  # co-like counts of the block's movies
+        co = product(by_movie[start:stop], liked)  # co-like counts of the block's movies
         parts.append(top_of_block(co, np.arange(start, stop), inverse, k))
     return _joined(parts)
 
