@@ -31,13 +31,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
+from cinecluster.activation import active_version
 from cinecluster.errors import UserError, first_line
 from scheduler import heartbeat, runs
 from scheduler.job import run_recluster, run_requested
 from scheduler.notify import NotifiedWorker
 from scheduler.progress import StepUpdate
 from scheduler.refresh import RatingsRefresher
-from scheduler.versions import active_version
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
-from cinecluster.activation import set_active
+from cinecluster.activation import active_version, set_active
 from cinecluster.errors import UserError
 from cinecluster.tables import (
     active_model,
@@ -227,10 +227,6 @@ def analyze_version(conn: Connection, version: int) -> None:
         name = partition_name(table, version) if table in PARTITIONED else table
         if conn.execute(text("SELECT to_regclass(:t)"), {"t": name}).scalar() is not None:
             conn.execute(text(f"ANALYZE {name}"))
-
-
-def active_version(conn: Connection) -> int | None:
-    return conn.execute(select(active_model.c.version)).scalar_one_or_none()
 
 
 def activate(conn: Connection, version: int) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cinecluster.tables import movies
+from scheduler.placement import place_movie
 from service.sql import compile_sql, fetch_all
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
@@ -53,8 +54,6 @@ def insert_movie(conn: Connection, movie_id: int | None, title: str, genres: lis
     )
     if conn.execute(stmt).scalar_one_or_none() is None:
         raise MovieExists(movie_id)
-    from scheduler.placement import place_movie  # numpy & the feature code: loaded on first use
-
     place_movie(conn, movie_id)
     return movie_id
 
