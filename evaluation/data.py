@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from cinecluster.errors import UserError
-from evaluation.split import temporal_split
 from loaders.files import Kind, locate
+from ranking.split import temporal_split
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine
 
 from evaluation.data import Holdout
-from evaluation.metrics import score_lists
+from ranking.metrics import score_lists
 from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
 from scheduler.options import ReclusterOptions

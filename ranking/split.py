@@ -4,6 +4,9 @@ Per user, ratings are ordered by (timestamp, movieId); the last `holdout` share 
 rating, for users with two or more) is held out. Ordering ties by movieId makes the split
 deterministic when a user rated several movies in the same second, and it keeps the split
 leak-free: no training rating of a user is later than any of that user's held-out ratings.
+
+Shared by `cinecluster evaluate` (evaluation/) and the recluster's holdout check
+(scheduler/quality.py), which may not import evaluation/: so it lives beside the ranking it judges.
 """
 
 import numpy as np

@@ -5,6 +5,9 @@ For one user: `ranked` is the recommended list (best first, possibly shorter tha
 a shorter list (an empty slot is a miss); recall divides by the number of relevant movies;
 NDCG uses gain 1 per hit and a log2(rank + 1) discount, normalised by the ideal list of
 min(|relevant|, k) hits. Users without relevant movies are skipped by the caller.
+
+Shared by `cinecluster evaluate` (evaluation/) and the recluster's holdout check
+(scheduler/quality.py), which may not import evaluation/: so it lives beside the ranking it judges.
 """
 
 from collections.abc import Iterable, Sequence
