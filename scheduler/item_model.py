@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from sqlalchemy import Connection
 
 from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
+from scheduler.options import ReclusterOptions
 from scheduler.versions import WriteContext, WriteStep
 
 QUANTUM = 2.0**-20  # weights are multiples of it: exact sums (see above)
@@ -30,11 +31,16 @@ QUANTUM = 2.0**-20  # weights are multiples of it: exact sums (see above)
 
 @dataclass(frozen=True)
 class ItemModelParams:
-    """λ, the movies covered by the solve and the weights kept per movie (recluster options)."""
+    """λ, the movies covered by the solve and the weights kept per movie: the run's ease_*
+    options (their defaults, bounds and help: scheduler/options.py)."""
 
-    lam: float = 200.0
-    movies: int = 3000
-    k: int = 200
+    lam: float
+    movies: int
+    k: int
+
+    @classmethod
+    def of(cls, options: ReclusterOptions) -> "ItemModelParams":
+        return cls(lam=options.ease_lambda, movies=options.ease_movies, k=options.ease_k)
 
 
 @dataclass

@@ -64,6 +64,7 @@ def next_version(conn: Connection) -> int:
 def write_version(
     conn: Connection,
     *,
+    options: dict[str, Any],
     params: ClusterParams,
     features: FeatureMatrix,
     fit: FitResult,
@@ -73,7 +74,9 @@ def write_version(
     steps: Sequence[WriteStep] = (),
 ) -> int:
     """Write every row of a new version, not yet active; the caller owns the transaction and
-    activates the version after the commit (scheduler/job.py: why in a second transaction)."""
+    activates the version after the commit (scheduler/job.py: why in a second transaction).
+    `options`: every option of the run (ReclusterOptions.stored()), kept in params with what
+    the fit adds (n_init, the feature spec that placement repeats)."""
     version = next_version(conn)
     spec = features.spec
     conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # index builds on attach
@@ -82,10 +85,7 @@ def write_version(
             version=version,
             algorithm=ALGORITHM,
             params={
-                "k": params.k,
-                "batch_size": params.batch_size,
-                "seed": params.seed,
-                "scaler": params.scaler,
+                **options,
                 "n_init": fit.pipeline.named_steps["kmeans"].n_init,
                 "features": spec.to_json(),
             },

@@ -9,8 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cinecluster.cli.app import app
+from cinecluster.cli.model_flags import model_flag
 from cinecluster.errors import UserError
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, get_settings
+from scheduler.options import ReclusterOptions
 
 
 def _table(report: "object", relevance: str, movies: bool = False) -> Table:
@@ -70,10 +72,11 @@ def evaluate(
     ),
     holdout: float = typer.Option(0.2, "--holdout", help="Share of each user's latest ratings held out."),
     k: int = typer.Option(10, "--k", help="List length (metrics @k)."),
-    clusters: int = typer.Option(10, "--clusters", help="Clusters of the recluster run (its --k)."),
-    log_count: bool = typer.Option(False, "--log-count", help="Cluster on ln(1 + rating count)."),
-    bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
-    year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
+    # the recluster run's own options (scheduler/options.py): defaults and help from there
+    clusters: int = model_flag(ReclusterOptions, "k", "--clusters", help="The recluster run's --k."),
+    log_count: bool = model_flag(ReclusterOptions, "log_count"),
+    bayes_avg: bool = model_flag(ReclusterOptions, "bayes_avg"),
+    year: bool = model_flag(ReclusterOptions, "year"),
     with_sweep: bool = typer.Option(
         False, "--sweep", help="Also sweep the item model's options (λ, movies, k): one recluster per point."
     ),
