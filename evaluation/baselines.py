@@ -5,9 +5,29 @@ favourite cluster (most rated movies; ties: lowest id), seen movies included, as
 `.sample(n)` did. `popularity` is the most rated unseen movies of the training data.
 """
 
+from typing import Protocol
+
 from sqlalchemy import Connection, text
 
 from service.recommenders.types import Recommendation
+
+
+class OfflineStrategy(Protocol):
+    """A user strategy as the evaluation calls it: the API's signature on a SQLAlchemy
+    connection (the API's strategies take it as well as a plain psycopg one; these, only it)."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        user_id: int,
+        *,
+        n: int,
+        offset: int,
+        genre: str | None,
+        version: int,
+        seed: int | None,
+    ) -> list[Recommendation]: ...
+
 
 TEAM_AS_WRITTEN = text(
     """

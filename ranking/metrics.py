@@ -10,7 +10,7 @@ Shared by `cinecluster evaluate` (evaluation/) and the recluster's holdout check
 (scheduler/quality.py), which may not import evaluation/: so it lives beside the ranking it judges.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +62,7 @@ class Scores:
 
 
 def score_lists(
-    lists: dict[int, Sequence[int]], relevant: dict[int, set[int]], catalogue_size: int, k: int
+    lists: Mapping[int, Sequence[int]], relevant: Mapping[int, set[int]], catalogue_size: int, k: int
 ) -> Scores:
     """Average the per-user metrics; a user with no list counts as an empty list (all misses)."""
     users = [user for user, movies in relevant.items() if movies]

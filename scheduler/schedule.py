@@ -199,8 +199,8 @@ def _next_run(job: Job | None) -> datetime | None:
     if job is None:
         return None
     if hasattr(job, "next_run_time"):
-        return job.next_run_time  # type: ignore[no-any-return]
-    return job.trigger.get_next_fire_time(None, datetime.now(UTC))  # type: ignore[no-any-return]
+        return job.next_run_time
+    return job.trigger.get_next_fire_time(None, datetime.now(UTC))
 
 
 class SchedulerService:

@@ -5,7 +5,7 @@ and help, so an option added to the model is a flag without touching the command
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import typer
 from pydantic import BaseModel
@@ -69,7 +69,7 @@ def model_flags(model: type[Model], parse: Callable[[dict[str, Any]], Model]) ->
             values = {name: given.pop(name) for name in model.model_fields}
             return command(options=parse(values), **given)
 
-        run.__signature__ = signature.replace(parameters=[*flags, *own])  # type: ignore[attr-defined]  # typer reads it
-        return run  # type: ignore[return-value]  # same command, flags in place of `options`
+        run.__signature__ = signature.replace(parameters=[*flags, *own])  # type: ignore[attr-defined]  # what typer reads
+        return cast(Command, run)  # the same command, its flags in place of `options`
 
     return decorate

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cinecluster.tables import movies
 from scheduler.placement import place_movie
-from service.sql import compile_sql, fetch_all
+from service.sql import DbConnection, compile_sql, fetch_all
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
@@ -91,7 +91,7 @@ UPSERT = compile_sql(
 )
 
 
-def upsert_ratings(conn: Connection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
+def upsert_ratings(conn: DbConnection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
     """Like the loader's append mode: a duplicate (user, movie) keeps the latest timestamp."""
     users, movie_ids, stars, ts = (list(col) for col in zip(*rows, strict=True))
     result = fetch_all(

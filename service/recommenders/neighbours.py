@@ -77,7 +77,7 @@ def similar(
     version: int,
     seed: int | None = None,
 ) -> list[Recommendation]:
-    params = {"version": version, "movie_id": movie_id, "genre": genre}
+    params: dict[str, object] = {"version": version, "movie_id": movie_id, "genre": genre}
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
     result = [nearest(r) for r in rows]
     if len(result) == n or cluster is None:
@@ -91,7 +91,7 @@ def _fill(
     """The page continues past the neighbours with the cluster's best-ranked movies."""
     neighbours = int(fetch_value(conn, NEIGHBOUR_COUNT, params))
     fill_offset = max(0, offset - neighbours)
-    ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]
+    ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]  # an int, from similar()
     if ranking is None:
         return []
     take = len(ranking.ids) if params["genre"] else fill_offset + need + MAX_NEIGHBOURS + 1

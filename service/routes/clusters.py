@@ -31,7 +31,7 @@ class PlotKind(StrEnum):
 class SortKey(StrEnum):
     popularity = "popularity"
     rating = "rating"
-    title = "title"
+    title = "title"  # type: ignore[assignment]  # the API's value; hides str.title, never called on it
     distance = "distance"
     movieId = "movieId"
 
