@@ -32,7 +32,7 @@ from loaders.load import load_files
 from ranking.metrics import Scores, score_lists
 from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
-from service.recommenders import DEFAULT_STRATEGY, STRATEGIES
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, UserStrategy
 
 SEEDS = 5
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
@@ -116,7 +116,7 @@ Lists = dict[int, list[int]]
 
 
 def _lists(
-    conn: Connection, strategy: baselines.OfflineStrategy, users: list[int], k: int, version: int, seed: int
+    conn: Connection, strategy: UserStrategy, users: list[int], k: int, version: int, seed: int
 ) -> Lists:
     return {
         user: [
@@ -146,7 +146,7 @@ def _label(name: str) -> str:
     return f"api: {name}{suffix}{' (default)' if name == DEFAULT_STRATEGY else ''}"
 
 
-def strategies() -> list[tuple[str, baselines.OfflineStrategy, bool]]:
+def strategies() -> list[tuple[str, UserStrategy, bool]]:
     """(label, function, randomised) in table order: baselines first, then the API's."""
     api = [(_label(name), function, name == "random") for name, function in STRATEGIES.items()]
     return [
