@@ -427,7 +427,15 @@ Index("ix_apscheduler_jobs_next_run_time", apscheduler_jobs.c.next_run_time)
 
 
 def _item_table(
-    name: str, score: Column, co_likes: str, *, source: str, rank: str, neighbour: str, comment: str
+    name: str,
+    score: Column,
+    co_likes: str,
+    *,
+    source: str,
+    rank: str,
+    neighbour: str,
+    comment: str,
+    names: tuple[str, str, str] = ("co_likes", "neighbour", "neighbour_id"),  # columns: count, prefix, id
 ) -> Table:
     """item_neighbours and item_weights share their layout: (version, movie, rank) -> a
     neighbour with a score, its co-likes, and the neighbour's cluster and popularity (which the
@@ -452,25 +460,25 @@ def _item_table(
         ),
         Column("rank", SmallInteger, primary_key=True, autoincrement=False, comment=rank),
         Column(
-            "neighbour_id",
+            names[2],
             Integer,
             ForeignKey("movies.movie_id", ondelete="CASCADE"),
             nullable=False,
             comment=neighbour,
         ),
         score,
-        Column("co_likes", Integer, nullable=False, comment=co_likes),
+        Column(names[0], Integer, nullable=False, comment=co_likes),
         Column(
-            "neighbour_cluster",
+            f"{names[1]}_cluster",
             SmallInteger,
             nullable=False,
-            comment="Cluster of neighbour_id in this version (copied from movie_clusters).",
+            comment=f"Cluster of {names[2]} in this version (copied from movie_clusters).",
         ),
         Column(
-            "neighbour_log_pop",
+            f"{names[1]}_log_pop",
             DOUBLE_PRECISION,
             nullable=False,
-            comment="ln(1 + movie_features.rating_count) of neighbour_id when the version was written.",
+            comment=f"ln(1 + movie_features.rating_count) of {names[2]} when the version was written.",
         ),
         comment=comment,
         postgresql_partition_by="LIST (version)",
@@ -513,6 +521,25 @@ item_weights = _item_table(
     ),
 )
 
+item_successors = _item_table(
+    "item_successors",
+    Column(
+        "weight",
+        REAL,
+        nullable=False,
+        comment="Decayed count / sqrt(its row's sum), scaled to at most 1, a multiple of 2^-20 (exact sums).",
+    ),
+    "The decayed count (0.9 per step further away), rounded.",
+    source="A rated movie (the source).",
+    rank="1 = largest weight.",
+    neighbour="A movie rated after movie_id by the same users, within their next 20 ratings.",
+    comment=(
+        "Next-movie successors per model version: for each movie of the item model, the movies users"
+        " rate next after it; the default /recommend/user ranking adds them over a user's newest ratings."
+    ),
+    names=("transitions", "successor", "successor_id"),
+)
+
 # --- precomputed default rankings (revision 0005) ----------------------------------------
 
 user_recommendations = Table(
@@ -542,7 +569,10 @@ user_recommendations = Table(
         "source_ids",
         ARRAY(Integer),
         nullable=False,
-        comment="For each movie in movie_ids: the liked movie contributing the largest weight.",
+        comment=(
+            "For each movie in movie_ids: the liked movie contributing the largest weight; negated when"
+            " the movie owes more to the next-movie component: then the recently rated movie it follows."
+        ),
     ),
     Column(
         "cluster_shares",

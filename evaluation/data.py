@@ -15,7 +15,7 @@ import pandas as pd
 
 from cinecluster.errors import UserError
 from loaders.files import Kind, locate
-from ranking.split import temporal_split
+from ranking.split import split
 
 
 @dataclass
@@ -29,8 +29,11 @@ class Holdout:
     test_rows: int
 
 
-def prepare(data: Path, holdout: float, out: Path) -> tuple[dict[Kind, Path], Holdout]:
-    """Split data/ratings.csv temporally; write out/ratings.csv (training) and copy movies/links."""
+def prepare(
+    data: Path, holdout: float, out: Path, protocol: str = "temporal", seed: int = 0
+) -> tuple[dict[Kind, Path], Holdout]:
+    """Split data/ratings.csv by the protocol (ranking/split.py); write out/ratings.csv
+    (training) and copy movies/links."""
     files = locate(data, {"movies": None, "ratings": None, "tags": None, "links": None})
     if "ratings" not in files or "movies" not in files:
         raise UserError(f"{data} must hold movies.csv and ratings.csv")
@@ -45,7 +48,7 @@ def prepare(data: Path, holdout: float, out: Path) -> tuple[dict[Kind, Path], Ho
     users, movies = ratings["userId"].to_numpy(), ratings["movieId"].to_numpy()
     stars, stamps = ratings["rating"].to_numpy(), ratings["timestamp"].to_numpy()
     del ratings
-    test = temporal_split(users, movies, stamps, holdout)
+    test = split(protocol, users, movies, stamps, holdout, seed)
     out.mkdir(parents=True, exist_ok=True)
     train_path = out / "ratings.csv"
     with train_path.open("w", newline="") as handle:

@@ -1,6 +1,7 @@
 """`cinecluster evaluate`: the protocol end to end, through the code the API serves.
 
-1. split data/ratings.csv temporally (ranking/split.py), training part to a temp dir;
+1. split data/ratings.csv by the protocol (ranking/split.py: temporal, random or last5),
+   training part to a temp dir;
 2. in a scratch database: migrate, load the training files with the real loader, recluster
    with the real job (features, clusters, item_neighbours all from training data only);
 3. every strategy produces each held-out user's top-k through the same function the API
@@ -65,9 +66,13 @@ class Report:
     features: str = ""  # the recluster feature flags used, e.g. "--log-count"
     seconds: float = 0.0
     sweep: list[SweepPoint] = field(default_factory=list)  # with --sweep
+    protocol: str = "temporal"
+    seed: int = 0  # the random protocol's split seed
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "protocol": self.protocol,
+            "seed": self.seed,
             "k": self.k,
             "holdout": self.holdout,
             "users": self.users,
@@ -166,11 +171,13 @@ def evaluate(
     clusters: int = 10,
     features: FeatureOptions | None = None,
     with_sweep: bool = False,
+    protocol: str = "temporal",
+    seed: int = 0,
 ) -> Report:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cinecluster-eval-") as tmp:
-        progress("splitting ratings")
-        files, split = prepare(data, holdout, Path(tmp))
+        progress("splitting ratings" if protocol == "temporal" else f"splitting ratings ({protocol})")
+        files, split = prepare(data, holdout, Path(tmp), protocol, seed)
         with scratch_database(server_url) as url:
             engine = make_engine("evaluate", url)
             try:
@@ -183,6 +190,7 @@ def evaluate(
                     )
             finally:
                 engine.dispose()
+    report.protocol, report.seed = protocol, seed
     report.seconds = time.perf_counter() - started
     return report
 

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ranking import LIST_LENGTH, PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from ranking import (
+    LIST_LENGTH,
+    PROFILE_CAP,
+    RECENCY,
+    SEQUENCE_DECAY,
+    W_AFFINITY,
+    W_POPULARITY,
+    W_SEQUENCE,
+)
 from ranking.liked import latest, liked_mask
 
 BLOCK_USERS = 128  # users per block: (users x covered movies) grids of ~3 MB stay in cache
@@ -120,6 +128,13 @@ class UserLists:
     movie: np.ndarray
     score: np.ndarray
     source: np.ndarray
+    just_rated: np.ndarray  # the source is a recent rating (the next-movie term), not a liked one
+
+    def source_ids(self, ids: np.ndarray) -> np.ndarray:
+        """The sources as stored (user_recommendations.source_ids): the movie id, negated when
+        the item owes most to the next-movie component ("because you just rated")."""
+        source = ids[self.source]
+        return np.where(self.just_rated, -source, source)
 
     def without(self, drop: np.ndarray) -> "UserLists":
         """These lists minus the users where `drop` (one flag per listed user) is set."""
@@ -133,13 +148,19 @@ class UserLists:
             self.movie[entries],
             self.score[entries],
             self.source[entries],
+            self.just_rated[entries],
         )
 
 
 class Ranker:
     """One version's item table (movie x movie weights), its clusters and ln(1 + ratings) per
     movie, ready to rank any users: the batch step ranks everyone once, the refresh keeps one
-    per active version and ranks a few users at a time."""
+    per active version and ranks a few users at a time.
+
+    `successors` (movie x movie, item_successors) adds the next-movie component; `blend` holds
+    the profile's recency weights and the component's decay and weight. The default ranking has
+    both at the defaults; the co-rating strategy (liked_neighbours) neither (FLAT, no
+    successors); the offline evaluation sweeps the blend."""
 
     def __init__(
         self,
@@ -147,16 +168,21 @@ class Ranker:
         labels: np.ndarray,
         log_pop: np.ndarray,
         *,
+        successors: sp.csr_matrix | None = None,
+        blend: "Blend | None" = None,
         length: int = LIST_LENGTH,
         block_users: int = BLOCK_USERS,
     ) -> None:
         self.weights = weights
         self.labels = labels
         self.log_pop = log_pop
+        self.blend = blend or Blend()
+        self.recency = None if self.blend.recency is None else np.array(self.blend.recency)
+        self.decay = np.array(self.blend.sequence_decay)
         self.length = length
         self.block_users = block_users
         self.n_clusters = int(labels.max()) + 1 if len(labels) else 1
-        self.scratch = _Scratch(weights, labels, log_pop)
+        self.scratch = _Scratch(weights, labels, log_pop, successors)
 
     def rank(self, ratings: Ratings) -> tuple[UserLists, np.ndarray]:
         """Top `length` of every user's ranking, and each user's cluster shares (one row per
@@ -168,10 +194,11 @@ class Ranker:
         parts = [self._rank_block(ratings, first, last, shares) for first, last in blocks]
         if not parts:
             empty = np.empty(0, dtype=np.int64)
-            return UserLists(empty, np.zeros(1, np.int64), empty, np.empty(0), empty), shares
-        user, movie, score, source = _joined(parts)
+            lists = UserLists(empty, np.zeros(1, np.int64), empty, np.empty(0), empty, np.empty(0, bool))
+            return lists, shares
+        user, movie, score, source, just_rated = _joined(parts)
         users, counts = np.unique(user, return_counts=True)
-        return UserLists(users, np.r_[0, np.cumsum(counts)], movie, score, source), shares
+        return UserLists(users, np.r_[0, np.cumsum(counts)], movie, score, source, just_rated), shares
 
     def _rank_block(
         self, ratings: Ratings, first: int, last: int, shares: np.ndarray
@@ -181,13 +208,41 @@ class Ranker:
         bounds = ratings.starts[first : last + 1] - lo
         owner = np.repeat(np.arange(last - first), np.diff(bounds))
         movie = ratings.movie[lo:hi]
+        recency = np.arange(hi - lo) - bounds[owner]  # 0 = the user's newest rating
         profile = latest(liked_mask(ratings.half_stars[lo:hi], bounds), bounds, PROFILE_CAP)
-        block = _Block(first, last, owner[profile], movie[profile], owner, movie)
+        weights = self.recency
+        weight = None if weights is None else weights[np.minimum(recency[profile], len(weights) - 1)]
+        recent = recency < len(self.decay)
+        block = _Block(
+            first,
+            last,
+            owner[profile],
+            movie[profile],
+            weight,
+            owner,
+            movie,
+            owner[recent],
+            movie[recent],
+            self.decay[recency[recent]],
+        )
         k = self.n_clusters
         cells = np.bincount(block.user * k + self.labels[block.movie], minlength=(last - first) * k)
         per_cluster = cells.reshape(last - first, k).astype(np.float64)
         shares[first:last] = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1.0)
-        return _rank_block(block, self.scratch, shares[first:last], self.length)
+        return _rank_block(block, self.scratch, shares[first:last], self.length, self.blend.w_sequence)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The ranking's weights (ranking/__init__.py): the stored lists and the SQL use the
+    defaults; the offline evaluation ranks with others in numpy to sweep them."""
+
+    recency: tuple[float, ...] | None = RECENCY  # profile weight by recency; None: 1 each
+    sequence_decay: tuple[float, ...] = SEQUENCE_DECAY  # recent weight by recency (its length: how many)
+    w_sequence: float = W_SEQUENCE
+
+
+FLAT = Blend(recency=None)  # the co-rating strategy's profile
 
 
 def top_with_popular(
@@ -240,62 +295,110 @@ class _Block:
     last: int
     user: np.ndarray  # profile entries: user - first
     movie: np.ndarray  # profile entries: movie index
+    weight: np.ndarray | None  # profile entries: RECENCY weight (None: 1 each)
     rated_user: np.ndarray  # every rating of the block: user - first
     rated_movie: np.ndarray  # every rating of the block: movie index
+    recent_user: np.ndarray  # the SEQUENCE_RECENT newest ratings of each user: user - first
+    recent_movie: np.ndarray
+    recent_weight: np.ndarray  # SEQUENCE_DECAY by recency
 
 
 class _Scratch:
-    """Per-version tables, in the space of the movies the weights cover (their rows and
-    columns: the item model's ~3,000), so memory follows the weights' nonzeros, not the
+    """Per-version tables, in the space of the movies the weights and successors cover (their
+    rows and columns: the item model's ~3,000), so memory follows their nonzeros, not the
     catalogue, and ranking a few users costs a few small products.
 
-    weights: covered x covered; sources: for each covered movie, the covered movies with a
-    positive weight to it, by weight descending then movie ascending (SQL's order), so a
-    candidate's source is the first of them in the user's profile. Only positive weights: a
-    candidate's sum is positive, so its top source always is one.
+    weights, successors: covered x covered; for each covered movie, the covered movies with a
+    positive weight (successor weight) to it, by weight descending then movie ascending (SQL's
+    order), so a candidate's source is the first of them in the user's profile (recent
+    ratings). Only positive weights: a candidate's source term is positive, so its top source
+    always is one.
     """
 
-    def __init__(self, weights: sp.csr_matrix, labels: np.ndarray, log_pop: np.ndarray) -> None:
+    def __init__(
+        self,
+        weights: sp.csr_matrix,
+        labels: np.ndarray,
+        log_pop: np.ndarray,
+        successors: sp.csr_matrix | None,
+    ) -> None:
         weights = sp.csr_matrix(weights)
-        rows = np.flatnonzero(np.diff(weights.indptr))
-        self.covered = np.union1d(rows, weights.indices).astype(np.int64)
+        tables = [weights] if successors is None else [weights, sp.csr_matrix(successors)]
+        rows = [np.flatnonzero(np.diff(t.indptr)) for t in tables]
+        self.covered = np.unique(np.concatenate([*rows, *(t.indices for t in tables)])).astype(np.int64)
         n_covered = len(self.covered)
         self.local = np.full(weights.shape[0], -1, dtype=np.int32)  # movie index -> covered position
         self.local[self.covered] = np.arange(n_covered, dtype=np.int32)
-        self.weights = weights[self.covered][:, self.covered].tocsr()
         self.labels = labels[self.covered]
         self.log_pop = log_pop[self.covered]
-        positive = self.weights.tocoo()
+        self.weights = weights[self.covered][:, self.covered].tocsr()
+        self.sources = _Sources(self.weights)
+        self.successors = None if successors is None else tables[1][self.covered][:, self.covered].tocsr()
+        self.recent_sources = None if self.successors is None else _Sources(self.successors)
+
+
+class _Sources:
+    """For each covered movie: the covered movies with a positive weight to it, by weight
+    descending then movie ascending; source_of[source_start[j]:source_start[j + 1]]."""
+
+    def __init__(self, table: sp.csr_matrix) -> None:
+        positive = table.tocoo()
         keep = positive.data > 0
         source, target, value = positive.row[keep], positive.col[keep], positive.data[keep]
         order = np.lexsort((source, -value, target))
         self.source_of = source[order].astype(np.int32)
-        self.source_start = np.r_[0, np.cumsum(np.bincount(target, minlength=n_covered))]
+        self.source_start = np.r_[0, np.cumsum(np.bincount(target, minlength=table.shape[1]))]
 
 
-def _rank_block(block: _Block, scratch: _Scratch, shares: np.ndarray, length: int) -> tuple[np.ndarray, ...]:
+def _per_user(
+    user: np.ndarray, movie: np.ndarray, weight: np.ndarray | None, b: int, scratch: _Scratch
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """(users x covered) matrix of the entries' weights (1 without), and the entries inside
+    the covered movies (user, covered position); entries outside add nothing."""
+    local = scratch.local[movie]
+    inside = local >= 0
+    user, local = user[inside], local[inside]
+    data = np.ones(len(local)) if weight is None else weight[inside]
+    indptr = np.r_[0, np.cumsum(np.bincount(user, minlength=b))]
+    return sp.csr_matrix((data, local, indptr), shape=(b, len(scratch.covered))), user, local
+
+
+def _rank_block(
+    block: _Block, scratch: _Scratch, shares: np.ndarray, length: int, w_sequence: float
+) -> tuple[np.ndarray, ...]:
     """Every user's top `length` (score descending, then movie) over the covered movies, in
     dense (users x covered) grids: the sums are exact, so how they are added does not matter."""
     b, n_covered = block.last - block.first, len(scratch.covered)
-    profile = scratch.local[block.movie]
-    inside = profile >= 0  # profile movies outside the weights add nothing
-    user, profile = block.user[inside], profile[inside]
-    indptr = np.r_[0, np.cumsum(np.bincount(user, minlength=b))]
-    liked = sp.csr_matrix((np.ones(len(profile)), profile, indptr), shape=(b, n_covered))
+    liked, user, profile = _per_user(block.user, block.movie, block.weight, b, scratch)
     sums = (liked @ scratch.weights).toarray()
     rated = scratch.local[block.rated_movie]
     seen = rated >= 0
     sums[block.rated_user[seen], rated[seen]] = 0.0  # never a movie the user rated
     candidate = sums > 0
     max_sim = sums.max(axis=1, initial=0.0)
+    max_sim[max_sim == 0] = 1.0  # no positive sum: the term is the sum itself (0 for candidates)
+    following = None
+    if scratch.successors is not None:
+        recent, recent_user, recent_movie = _per_user(
+            block.recent_user, block.recent_movie, block.recent_weight, b, scratch
+        )
+        following = (recent @ scratch.successors).toarray()
+        following[block.rated_user[seen], rated[seen]] = 0.0
+        candidate |= following > 0
+        max_next = following.max(axis=1, initial=0.0)
+        max_next[max_next == 0] = 1.0
     max_pop = np.where(candidate, scratch.log_pop, 0.0).max(axis=1, initial=0.0)
     max_pop[max_pop == 0] = np.inf  # pop 0 (x / inf), as the candidates' maximum 0 gives in SQL
-    max_sim[max_sim == 0] = 1.0  # users without candidates: every score is -inf below
-    # score = sum / best sum + W_AFFINITY * share + W_POPULARITY * pop, added in that order (as
-    # SQL and every other copy does: the same bits), in place: a few passes over the grid;
-    # -inf for the non-candidates: -inf / best sum + ... stays -inf
+    # score = sum / best sum [+ W_SEQUENCE * (next / best next)] + W_AFFINITY * share
+    # + W_POPULARITY * pop, added in that order (as SQL does: the same bits), in place: a few
+    # passes over the grid; -inf for the non-candidates stays -inf
     score = np.where(candidate, sums, -np.inf)
     score /= max_sim[:, None]
+    if following is not None:
+        term = following / max_next[:, None]
+        term *= w_sequence
+        score += term
+        del term
     score += np.take(W_AFFINITY * shares, scratch.labels, axis=1)
     pop = np.divide(scratch.log_pop, max_pop[:, None])
     pop *= W_POPULARITY
@@ -309,9 +412,23 @@ def _rank_block(block: _Block, scratch: _Scratch, shares: np.ndarray, length: in
     row, column, top = row[order], column[order], top[order]
     in_profile = np.zeros((b, n_covered), dtype=bool)
     in_profile[user, profile] = True
-    source = _top_sources(row, column, in_profile, scratch)
+    just_rated = np.zeros(len(row), dtype=bool)
+    if following is not None:
+        # the larger term names the source: the same two quotients as in the score
+        item_term = sums[row, column] / max_sim[row]
+        next_term = w_sequence * (following[row, column] / max_next[row])
+        just_rated = next_term > item_term
+    source = np.zeros(len(row), dtype=np.int64)
+    by_item = ~just_rated
+    source[by_item] = _top_sources(row[by_item], column[by_item], in_profile, scratch.sources)
+    if just_rated.any() and scratch.recent_sources is not None:
+        in_recent = np.zeros((b, n_covered), dtype=bool)
+        in_recent[recent_user, recent_movie] = True
+        source[just_rated] = _top_sources(
+            row[just_rated], column[just_rated], in_recent, scratch.recent_sources
+        )
     movie, source = scratch.covered[column].astype(np.int32), scratch.covered[source].astype(np.int32)
-    return (row + block.first).astype(np.int32), movie, top, source
+    return (row + block.first).astype(np.int32), movie, top, source, just_rated
 
 
 def _top_per_row(score: np.ndarray, candidate: np.ndarray, length: int) -> np.ndarray:
@@ -331,7 +448,7 @@ def _top_per_row(score: np.ndarray, candidate: np.ndarray, length: int) -> np.nd
 
 
 def _top_sources(
-    row: np.ndarray, column: np.ndarray, in_profile: np.ndarray, scratch: _Scratch
+    row: np.ndarray, column: np.ndarray, in_profile: np.ndarray, scratch: _Sources
 ) -> np.ndarray:
     """For each kept (user, covered movie): the profile movie with the highest weight to it
     (ties: lower movie index), as SQL's array_agg(movie_id ORDER BY weight DESC, movie_id)[1].

@@ -197,26 +197,28 @@ def write_item_neighbours(
     *,
     into: str = "item_neighbours",
     score: str = "similarity",
+    names: tuple[str, ...] | None = None,
 ) -> int:
     """COPY the table for `version` (ids[i] = movie id of index i) inside the caller's transaction.
 
     Each row also carries its neighbour's cluster (`labels`) and ln(1 + ratings) (`log_pop`, as
     PostgreSQL computed it: see log_popularity), which the live ranking needs per candidate.
-    `into`/`score`: item_weights/weight for the item model (scheduler/item_model.py)."""
+    `into`/`score`: item_weights/weight for the item model (scheduler/item_model.py); `names`:
+    another table's names for the seven columns after version (scheduler/sequence.py)."""
+    columns = names or (
+        "movie_id",
+        "rank",
+        "neighbour_id",
+        score,
+        "co_likes",
+        "neighbour_cluster",
+        "neighbour_log_pop",
+    )
     copy_partition(
         conn,
         into,
         version,
-        [
-            "version",
-            "movie_id",
-            "rank",
-            "neighbour_id",
-            score,
-            "co_likes",
-            "neighbour_cluster",
-            "neighbour_log_pop",
-        ],
+        ["version", *columns],
         [
             ("int4", np.full(len(table.movie), version)),
             ("int4", ids[table.movie]),

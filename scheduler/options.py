@@ -36,6 +36,8 @@ class ReclusterOptions(BaseModel):
         3000, ge=2, le=15_000, description="Most-liked movies the EASE solve covers (dense: movies²)."
     )
     ease_k: int = Field(200, ge=1, le=1000, description="EASE weights kept per movie (largest |weight|).")
+    ease_model: Literal["dlae", "ease"] = Field("dlae", description="Item model: dlae (default) or ease.")
+    ease_dropout: float = Field(0.2, gt=0, lt=1, description="DLAE's dropout p (ignored by ease).")
 
     # Safe to take over HTTP: the API only records it; the scheduler runs the job (and the Spark
     # master stays a setting of the scheduler, never a URL a client chooses). None: the setting.

@@ -79,7 +79,11 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     if run.known is not None:  # a movie added since the features: not in this version's tables
         liked &= run.known
     sample = _sample_ratings(conn, sample_users(users), ids)
-    train = liked & ~_hidden(ratings, sample)
+    trained = ~_hidden(ratings, sample)
+    if run.known is not None:
+        trained &= run.known
+    context.trained = trained  # the next-movie counts train on the same ratings (sequence.py)
+    train = liked & trained
     del liked
     context.liked = liked_rows(ratings, train, len(ids))
     context.holdout_sample = sample
@@ -156,7 +160,9 @@ def _holdout(
         "micros": sample.seconds[train] * 1_000_000,
     }
     ratings = ratings_from(columns, ids, "")
-    ranker = Ranker(weights, context.fit.labels, log_popularity(conn, ids), length=K)
+    ranker = Ranker(
+        weights, context.fit.labels, log_popularity(conn, ids), successors=context.item_successors, length=K
+    )
     tops = top_with_popular(ranker.rank(ratings)[0], ratings, counts, K)
     lists = {int(u): top.tolist() for u, top in zip(ratings.users, tops, strict=True)}
     hidden = sample.test & (sample.rating >= 4)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer
 
@@ -57,6 +57,14 @@ _WEIGHTS = text(
     SELECT string_agg(int4send(movie_id) || int4send(neighbour_id) || float4send(weight)
                       || float8send(neighbour_log_pop), ''::bytea)
     FROM item_weights WHERE version = :v
+    GROUP BY movie_id / 256
+    """
+)
+_SUCCESSORS = text(
+    """
+    SELECT string_agg(int4send(movie_id) || int4send(successor_id) || float4send(weight)
+                      || float8send(successor_log_pop), ''::bytea)
+    FROM item_successors WHERE version = :v
     GROUP BY movie_id / 256
     """
 )
@@ -116,15 +124,24 @@ def load_model(conn: Connection, version: int) -> VersionModel:
     packed = conn.execute(_CLUSTERS, {"v": version}).scalar()
     clusters = np.frombuffer(packed or b"", dtype=_CLUSTER_ROW)
     ids = clusters["movie"].astype(np.int64)
-    chunks = [np.frombuffer(c, dtype=_WEIGHT_ROW) for (c,) in conn.execute(_WEIGHTS, {"v": version})]
+    log_pop = np.zeros(len(ids))  # only candidates (some movie's neighbours) need it
+    weights = _item_table(conn, _WEIGHTS, version, ids, log_pop)
+    successors = _item_table(conn, _SUCCESSORS, version, ids, log_pop)
+    labels = clusters["cluster"].astype(np.int64)
+    return VersionModel(version, ids, Ranker(weights, labels, log_pop, successors=successors))
+
+
+def _item_table(
+    conn: Connection, query: TextClause, version: int, ids: np.ndarray, log_pop: np.ndarray
+) -> sp.csr_matrix:
+    """A movie x movie table of the version (item_weights, item_successors); fills in the
+    log_pop of the movies it points to."""
+    chunks = [np.frombuffer(c, dtype=_WEIGHT_ROW) for (c,) in conn.execute(query, {"v": version})]
     rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_WEIGHT_ROW)
     source, neighbour = np.searchsorted(ids, rows["movie"]), np.searchsorted(ids, rows["neighbour"])
     n = len(ids)
-    weights = sp.csr_matrix((rows["weight"].astype(np.float64), (source, neighbour)), shape=(n, n))
-    log_pop = np.zeros(n)
-    log_pop[neighbour] = rows["log_pop"]  # only candidates (some movie's neighbours) need it
-    labels = clusters["cluster"].astype(np.int64)
-    return VersionModel(version, ids, Ranker(weights, labels, log_pop))
+    log_pop[neighbour] = rows["log_pop"]
+    return sp.csr_matrix((rows["weight"].astype(np.float64), (source, neighbour)), shape=(n, n))
 
 
 def refresh_batch(engine: Engine, model: VersionModel, limit: int, among: list[int] | None = None) -> int:
@@ -164,7 +181,7 @@ def refresh_batch(engine: Engine, model: VersionModel, limit: int, among: list[i
                 part = slice(lists.offsets[j], lists.offsets[j + 1])
                 row["movie_ids"] = model.ids[lists.movie[part]].tolist()
                 row["scores"] = lists.score[part].tolist()
-                row["source_ids"] = model.ids[lists.source[part]].tolist()
+                row["source_ids"] = lists.source_ids(model.ids)[part].tolist()
         params.append(row)
     with engine.begin() as conn:
         conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))

@@ -9,8 +9,8 @@ If it raises, the version is not written and the previous one keeps serving.
 from typing import TYPE_CHECKING
 
 from scheduler.item_model import ItemModelParams, item_model_step
-from scheduler.options import ReclusterOptions
 from scheduler.quality import holdout_step, item_knn_step
+from scheduler.sequence import successors_step
 from scheduler.user_lists import user_lists_step
 from scheduler.versions import WriteStep
 
@@ -23,12 +23,12 @@ def default_write_steps(
 ) -> list[WriteStep]:
     """The steps every run does, in order; add a step here to make the job run it (and its
     Spark variant in scheduler/engines/spark_steps.py if it reads ratings-sized data)."""
-    item_model = item_model or ItemModelParams.of(ReclusterOptions())  # the options' defaults
     if engine is not None:  # the same steps, their ratings-sized work on Spark
-        return engine.write_steps(item_model)
+        return engine.write_steps(item_model or ItemModelParams())
     return [
         item_knn_step,  # item_neighbours, and the training liked matrix for the next two
-        item_model_step(item_model),  # item_weights (EASE)
+        item_model_step(item_model or ItemModelParams()),  # item_weights (DLAE or EASE)
+        successors_step(),  # item_successors: the next-movie component
         holdout_step,  # metrics["holdout"]: the default ranking on held-out likes
         user_lists_step,  # user_recommendations: the default ranking, precomputed (needs the above)
     ]

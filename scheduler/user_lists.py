@@ -32,8 +32,13 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
     start = time.perf_counter()
     ids = context.features.movie_ids
     ratings = run_ratings(conn, context).ratings
-    context.ratings = None  # the last step that reads them: freed once ranked
-    ranker = Ranker(context.item_weights, context.fit.labels, log_popularity(conn, ids))
+    context.ratings = context.trained = None  # the last step that reads them: freed once ranked
+    ranker = Ranker(
+        context.item_weights,
+        context.fit.labels,
+        log_popularity(conn, ids),
+        successors=context.item_successors,
+    )
     lists, shares = ranker.rank(ratings)
     lists = lists.without(ratings.stale[lists.user])
     users, snapshot = ratings.users[lists.user], ratings.snapshot
@@ -65,7 +70,7 @@ def list_columns(
         ("int4", users),
         ("int4", Ragged(ids[lists.movie], lists.offsets)),
         ("float8", Ragged(lists.score, lists.offsets)),
-        ("int4", Ragged(ids[lists.source], lists.offsets)),
+        ("int4", Ragged(lists.source_ids(ids), lists.offsets)),
         ("float8", Ragged(shares.ravel(), np.arange(n + 1) * n_clusters)),
     ]
 

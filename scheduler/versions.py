@@ -47,6 +47,11 @@ class WriteContext:
     holdout_sample: Any = None
     # movie x neighbour EASE weights (pruned), set by the item-model step: the default ranking's
     item_weights: sp.csr_matrix | None = None
+    item_covered: np.ndarray | None = None  # movie indices inside the item model's solve
+    # movie x successor weights (the next-movie component), set by the successors step
+    item_successors: sp.csr_matrix | None = None
+    # per rating of `ratings`: may train the models (not one of the holdout's hidden ratings)
+    trained: np.ndarray | None = None
     # every rating, read once by the first step that needs them (scheduler/ratings.py)
     ratings: Any = None
 
@@ -152,6 +157,7 @@ PARTITIONED = (
     "movie_neighbours",
     "item_neighbours",
     "item_weights",
+    "item_successors",
     "user_recommendations",
 )
 

@@ -3,6 +3,7 @@
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from cinecluster.cli.model_flags import model_flag
 from cinecluster.errors import UserError
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, get_settings
 from scheduler.options import ReclusterOptions
+
+if TYPE_CHECKING:  # the evaluation's imports are heavy; the command imports them when it runs
+    from evaluation.run import Report
 
 
 def _table(report: "object", relevance: str, movies: bool = False) -> Table:
@@ -70,7 +74,17 @@ def evaluate(
     data: Path = typer.Option(
         DEFAULT_SAMPLE_DATA, "--data", help="Directory with movies.csv and ratings.csv.", file_okay=False
     ),
-    holdout: float = typer.Option(0.2, "--holdout", help="Share of each user's latest ratings held out."),
+    protocol: str = typer.Option(
+        "temporal",
+        "--protocol",
+        help="Holdout split: temporal (each user's latest --holdout share), random (a seeded random"
+        " --holdout share of all ratings), last5 (each user's last 5 ratings), or all (the three,"
+        " then one comparison table).",
+    ),
+    holdout: float = typer.Option(
+        0.2, "--holdout", help="Share held out: of each user's latest ratings (temporal), of all (random)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random protocol's split."),
     k: int = typer.Option(10, "--k", help="List length (metrics @k)."),
     # the recluster run's own options (scheduler/options.py): defaults and help from there
     clusters: int = model_flag(ReclusterOptions, "k", "--clusters", help="The recluster run's --k."),
@@ -82,12 +96,18 @@ def evaluate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """Temporal-holdout evaluation of every strategy through the API's own ranking code.
+    """Holdout evaluation of every strategy through the API's own ranking code.
 
     Creates a scratch database on the DATABASE_URL server (dropped at the end), loads the
     training split with the real loader, reclusters with the real job, and prints
-    Precision/Recall/NDCG/HitRate@k and coverage per strategy. Protocol: docs/evaluation.md.
+    Precision/Recall/NDCG/HitRate@k and coverage per strategy. Protocols: docs/evaluation.md.
     """
+    from evaluation.protocols import CHOICES
+
+    if protocol not in CHOICES:
+        raise UserError(f"--protocol must be one of {', '.join(CHOICES)}, got {protocol!r}")
+    if seed < 0:
+        raise UserError(f"--seed must be non-negative, got {seed}")
     if not 0.0 < holdout < 1.0:
         raise UserError(f"--holdout must be between 0 and 1 (exclusive), got {holdout}")
     if not 1 <= k <= 100:
@@ -98,7 +118,7 @@ def evaluate(
         raise UserError(f"no ratings.csv in {data}")
     from sqlalchemy.exc import OperationalError
 
-    from evaluation.run import evaluate as run_evaluation
+    from evaluation.protocols import chosen, comparison, evaluate_protocols
     from scheduler.features import FeatureOptions
 
     url = get_settings().require_database_url()
@@ -108,24 +128,77 @@ def evaluate(
 
     try:
         options = FeatureOptions(log_count=log_count, bayes_avg=bayes_avg, year=year)
-        report = run_evaluation(
-            url, data, holdout, k, progress, clusters=clusters, features=options, with_sweep=with_sweep
+        reports = evaluate_protocols(
+            url,
+            data,
+            chosen(protocol),
+            progress,
+            holdout=holdout,
+            k=k,
+            seed=seed,
+            clusters=clusters,
+            features=options,
+            with_sweep=with_sweep,
         )
     except OperationalError as error:
         first_line = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise UserError(f"database error: {first_line}") from None
+    several = len(reports) > 1
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
+        if not several:
+            typer.echo(json.dumps(reports[0].as_dict(), indent=2))
+            return
+        everything = {
+            "protocols": [report.protocol for report in reports],
+            "reports": {report.protocol: report.as_dict() for report in reports},
+            "comparison": comparison(reports),
+        }
+        typer.echo(json.dumps(everything, indent=2))
         return
     console = Console(width=140)
-    console.print(
-        f"{report.users} users, {report.train_ratings} training / {report.test_ratings} held-out ratings,"
-        f" catalogue {report.catalogue} movies, holdout {report.holdout}, k={report.k};"
-        f" recluster --k {report.clusters} {report.features or '(team features)'};"
-        f" recluster {report.recluster_seconds:.1f} s, total {report.seconds:.1f} s"
-    )
-    console.print(_table(report, "rating>=4"))
-    console.print(_table(report, "any"))
-    console.print(_table(report, "rating>=4", movies=True))
-    if report.sweep:
-        console.print(_sweep_table(report))
+    for report in reports:
+        if several:
+            console.rule(f"protocol {report.protocol}")
+        console.print(
+            f"{report.users} users, {report.train_ratings} training / {report.test_ratings} held-out ratings,"
+            f" catalogue {report.catalogue} movies, {_split_text(report)}, k={report.k};"
+            f" recluster --k {report.clusters} {report.features or '(team features)'};"
+            f" recluster {report.recluster_seconds:.1f} s, total {report.seconds:.1f} s"
+        )
+        console.print(_table(report, "rating>=4"))
+        console.print(_table(report, "any"))
+        console.print(_table(report, "rating>=4", movies=True))
+        if report.sweep:
+            console.print(_sweep_table(report))
+    if several:
+        console.rule("all protocols")
+        console.print(_comparison_table(reports))
+
+
+def _split_text(report: "Report") -> str:
+    from ranking.split import LAST_N
+
+    if report.protocol == "random":
+        return f"random holdout {report.holdout} of all ratings (seed {report.seed})"
+    if report.protocol == "last5":
+        return f"each user's last {LAST_N} ratings held out"
+    return f"holdout {report.holdout}"  # temporal: the line as it always was
+
+
+def _comparison_table(reports: "list[Report]") -> Table:
+    from evaluation.protocols import comparison
+
+    k = reports[0].k
+    table = Table(title=f"user lists per protocol: NDCG@{k} (relevant = held-out rating >= 4) and coverage")
+    table.add_column("strategy")
+    for report in reports:
+        table.add_column(f"{report.protocol} NDCG@{k}", justify="right")
+        table.add_column(f"{report.protocol} coverage", justify="right")
+    for entry in comparison(reports):
+        cells = [entry["strategy"]]
+        for report in reports:
+            ndcg, cover = entry[report.protocol]["ndcg"], entry[report.protocol]["coverage"]
+            spread = f" ± {ndcg['std']:.4f}" if entry["seeds"] > 1 else ""
+            cells += [f"{ndcg['mean']:.4f}{spread}", f"{cover['mean']:.4f}"]
+        table.add_row(*cells)
+    return table

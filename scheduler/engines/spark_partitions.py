@@ -114,12 +114,13 @@ def rank_and_write_partition(
     table = whole(batches)
     if table is None:
         return
-    ids, weights, labels, log_pop = shared.value
+    ids, weights, labels, log_pop, successors = shared.value
     names = {"user": "user_id", "movie": "movie_id", "half_stars": "half_stars", "micros": "micros"}
     columns = {mine: table[theirs].to_numpy().astype(np.int64) for mine, theirs in names.items()}
     del table  # copied into columns
     ratings = ratings_from(columns, ids, "")
-    lists, shares = Ranker(sp.csr_matrix(weights), labels, log_pop).rank(ratings)
+    ranker = Ranker(sp.csr_matrix(weights), labels, log_pop, successors=successors)
+    lists, shares = ranker.rank(ratings)
     lists = lists.without(ratings.stale[lists.user])
     users = ratings.users[lists.user]
     write_lists(target, ratings.users, list_columns(target.version, ids, users, lists, shares[lists.user]))

@@ -10,10 +10,14 @@ What runs where (docs/scaling.md):
   and keeps each movie's TOP_N cosines;
 - item_weights: likes per movie and the Gram matrix of the most-liked movies, a dense block per
   partition (scheduler/item_model.py gram) summed by the driver, which does the EASE solve;
-- user_recommendations: each partition ranks its users with ranking/users.py
-  (the item weights broadcast) and COPYs their lists into a staging table on its own
-  connection; the run's transaction checks the counts and attaches that table as the version's
-  partition, so the driver never holds the lists (at 1B ratings: ~650M entries).
+- item_successors: a window per user in (ts, movie id) order, F.lead for the next WINDOW
+  ratings (every rating holds a position; only covered movies outside the holdout are ends),
+  Spark sums the step weights per movie pair; the driver fills the covered x covered grid and
+  keeps each movie's successors (scheduler/sequence.py), as in process;
+- user_recommendations: each partition ranks its users with ranking/users.py (the item weights
+  and successors broadcast) and COPYs their lists into a staging table on its own connection;
+  the run's transaction checks the counts and attaches that table as the version's partition,
+  so the driver never holds the lists (at 1B ratings: ~650M entries).
 The numpy functions are the in-process engine's own, so the two engines share one definition of
 every model; tests/scheduler/test_spark_engine.py checks they agree. Everything else goes back by
 COPY in the run's transaction (same version, lock, run record and activation as the local engine).
@@ -53,6 +57,7 @@ from scheduler.item_knn import (
 )
 from scheduler.item_model import ItemModelParams, LikedCounts, item_model_step
 from scheduler.quality import _sample_ratings, holdout_step, sample_users
+from scheduler.sequence import STEP_WEIGHTS, WINDOW, SuccessorCounts, successors_step
 from scheduler.user_lists import record_snapshot
 from scheduler.versions import WriteContext, WriteStep, attach_partition, create_for_version
 
@@ -81,6 +86,7 @@ class SparkRun:
         self._spark: SparkSession | None = None
         self._ratings: DataFrame | None = None
         self._train: DataFrame | None = None  # liked pairs minus the holdout: the item models' data
+        self._hidden: DataFrame | None = None  # the holdout sample's hidden (user_id, movie index) pairs
         self.snapshot = ""
         self._staged_on: Engine | None = None  # where user_lists_step made its staging table
 
@@ -158,6 +164,7 @@ class SparkRun:
         return [
             self.item_knn_step,
             item_model_step(params, counts=self._liked_counts),
+            successors_step(counts=self._successor_counts),
             holdout_step,
             self.user_lists_step,
         ]
@@ -177,6 +184,7 @@ class SparkRun:
             hidden = self.spark.createDataFrame(
                 [(int(u), int(m)) for u, m in held_out], "user_id int, movie int"
             )
+            self._hidden = hidden  # the next-movie counts leave them out too (_successor_counts)
             train = liked.join(F.broadcast(hidden), ["user_id", "movie"], "left_anti")
             self._train = train.select("user_id", "movie", "ts").persist(StorageLevel.MEMORY_AND_DISK)
             latest = Window.partitionBy("user_id").orderBy(F.desc("ts"), F.desc("movie"))
@@ -204,6 +212,13 @@ class SparkRun:
             return None
         return SparkLikedCounts(self._train, len(context.features.movie_ids), self.partitions)
 
+    def _successor_counts(self, conn: Connection, context: WriteContext) -> SuccessorCounts:
+        """scheduler.sequence.successor_counts on Spark (successors_step's hook)."""
+        if self._hidden is None:
+            raise RuntimeError("successors_step runs after item_knn_step (it needs the holdout sample)")
+        ids, hidden = context.features.movie_ids, self._hidden
+        return lambda covered: _successor_grid(self.ratings(), hidden, ids, covered)
+
     def user_lists_step(self, conn: Connection, context: WriteContext) -> None:
         """scheduler.user_lists.user_lists_step, every partition's users ranked where they are and
         COPYed by the executor into a staging table, which the run's transaction then attaches."""
@@ -222,7 +237,13 @@ class SparkRun:
         target = parts.ListsTarget(self.executor_url, staging, version)
         with spark_errors("user rankings"):
             shared = self.spark.sparkContext.broadcast(
-                (ids, context.item_weights, context.fit.labels, log_popularity(conn, ids))
+                (
+                    ids,
+                    context.item_weights,
+                    context.fit.labels,
+                    log_popularity(conn, ids),
+                    context.item_successors,
+                )
             )
             columns = self.ratings().select(
                 "user_id",
@@ -309,6 +330,50 @@ def _neighbours(parts: list[tuple[np.ndarray, ...]]) -> ItemNeighbours:
         sim[order].astype(np.float32),
         co[order].astype(np.int32),
     )
+
+
+def _successor_grid(
+    ratings: DataFrame, hidden: DataFrame, ids: np.ndarray, covered: np.ndarray
+) -> np.ndarray:
+    """count[a, b] of scheduler.sequence.successor_counts: each user's ratings in (ts, movie id)
+    order, every one holding a position (unknown and uncovered movies too); a rating is an end
+    of a pair only as a covered movie outside the holdout (`hidden`: user_id, movie index).
+    Spark sums STEP_WEIGHTS per pair (multiples of 2^-10: exact in any order); the driver fills
+    the dense grid from the nonzero pairs."""
+    width = len(covered)
+    grid = np.zeros((width, width))
+    if width == 0:
+        return grid
+    with spark_errors("successor counts"):
+        spark = ratings.sparkSession
+        local = spark.createDataFrame(
+            [(int(ids[m]), int(m), i) for i, m in enumerate(covered)], "movie_id int, movie int, local int"
+        )
+        # distinct: two held-out unknown movies may share an index, and a duplicate row would
+        # take a position of its own
+        marked = hidden.distinct().withColumn("hidden", F.lit(True))
+        end = F.when(F.col("hidden").isNull(), F.col("local"))  # null: never an end
+        rated = (
+            ratings.select("user_id", "movie_id", "ts")
+            .join(F.broadcast(local), "movie_id", "left")
+            .join(F.broadcast(marked), ["user_id", "movie"], "left")
+            .select("user_id", "movie_id", "ts", end.alias("a"))
+        )
+        order = Window.partitionBy("user_id").orderBy("ts", "movie_id")
+        following = F.array(*(F.lead("a", step).over(order) for step in range(1, WINDOW + 1)))
+        weight = F.array(*(F.lit(float(w)) for w in STEP_WEIGHTS))
+        summed = (
+            rated.select("a", following.alias("following"))
+            .where(F.col("a").isNotNull())
+            .select("a", F.posexplode("following").alias("step", "b"))
+            .where(F.col("b").isNotNull())
+            .groupBy("a", "b")
+            .agg(F.sum(F.element_at(weight, F.col("step") + 1)).alias("count"))
+            .toPandas()
+        )
+    a, b = summed["a"].to_numpy(np.int64), summed["b"].to_numpy(np.int64)
+    grid[a, b] = summed["count"].to_numpy(np.float64)
+    return grid
 
 
 class SparkLikedCounts:

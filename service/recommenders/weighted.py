@@ -30,7 +30,15 @@ from typing import Any
 import psycopg
 from sqlalchemy import text
 
-from ranking import PROFILE_CAP, W_AFFINITY, W_POPULARITY
+from ranking import (
+    PROFILE_CAP,
+    RECENCY,
+    SEQUENCE_DECAY,
+    SEQUENCE_RECENT,
+    W_AFFINITY,
+    W_POPULARITY,
+    W_SEQUENCE,
+)
 from ranking.liked import liked_sql
 from service.recommenders import neighbours as in_cluster
 from service.recommenders.types import Recommendation
@@ -46,13 +54,14 @@ from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all,
 # (the hot path: one round trip per request).
 _STORED = """
     SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
-           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title
+           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title,
+           l.source_id < 0 AS just_rated
     FROM user_recommendations u
     JOIN model_versions v ON v.version = u.version
     CROSS JOIN LATERAL unnest({lists}) WITH ORDINALITY AS l(movie_id, score, source_id, position)
     JOIN movies m ON m.movie_id = l.movie_id
     LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
-    LEFT JOIN movies sm ON sm.movie_id = l.source_id
+    LEFT JOIN movies sm ON sm.movie_id = abs(l.source_id)  -- negative: a recent rating's successor
     WHERE u.version = {version} AND u.user_id = :user_id
       AND v.ratings_snapshot IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM user_rating_changes c
@@ -92,18 +101,29 @@ STORED = _stored(":version")
 STORED_ACTIVE = _stored(_ACTIVE)
 
 _LIKED = liked_sql("r.rating", "(SELECT avg(rating) FROM rated)")
-# The live ranking. The table ({table}: item_weights or item_neighbours) carries each
-# neighbour's cluster and ln(1 + ratings), so the candidates are ranked from one table; movies
-# are looked up only for the page. Shaped by EXPLAIN (ANALYZE, BUFFERS) at 25M ratings
-# (benchmarks/dashboard.py): the user's ratings are read once (mean, profile, exclusion); the
-# liked movies' clusters are primary-key probes (a join hashed all of movie_clusters); rated
-# neighbours leave before the sum, by a hash of the user's ratings (for heavy raters that is
-# half the expanded rows, which the sum and the sources then skip).
+
+
+def _float8_array(values: tuple[float, ...]) -> str:
+    """A float8[] literal of exactly these values (repr round-trips; PostgreSQL parses it exact)."""
+    return "ARRAY[" + ", ".join(repr(v) for v in values) + "]::float8[]"
+
+
+# The live ranking (ranking/__init__.py's definition in SQL). The table ({table}: item_weights
+# or item_neighbours) carries each neighbour's cluster and ln(1 + ratings), so the candidates
+# are ranked from one table; movies are looked up only for the page. Shaped by EXPLAIN
+# (ANALYZE, BUFFERS) at 25M ratings (benchmarks/dashboard.py): the user's ratings are read once
+# (mean, recency, profile, recent, exclusion); the liked movies' clusters are primary-key
+# probes (a join hashed all of movie_clusters); rated neighbours leave before the sum, by a
+# hash of the user's ratings (for heavy raters that is half the expanded rows, which the sum
+# and the sources then skip). Every contribution is exact in float8 (weights and recency
+# weights are multiples of powers of two), so any plan sums to the numpy ranker's bits.
 _CANDIDATES = """
     WITH rated AS MATERIALIZED (
-        SELECT r.movie_id, r.rating, r.ts FROM ratings r WHERE r.user_id = :user_id
+        SELECT r.movie_id, r.rating, r.ts,
+               row_number() OVER (ORDER BY r.ts DESC, r.movie_id DESC) - 1 AS recency
+        FROM ratings r WHERE r.user_id = :user_id
     ), liked AS (
-        SELECT r.movie_id, r.rating, r.ts
+        SELECT r.movie_id, r.rating, r.ts, r.recency
         FROM rated r
         WHERE {liked}
         ORDER BY r.ts DESC, r.movie_id DESC
@@ -116,27 +136,68 @@ _CANDIDATES = """
         GROUP BY l.cluster
         HAVING l.cluster IS NOT NULL  -- before the window's sum, as the join it replaces
     ), expanded AS MATERIALIZED (
-        SELECT n.neighbour_id, n.movie_id AS source_id, n.{score} AS similarity, n.neighbour_cluster,
-               n.neighbour_log_pop
+        SELECT n.neighbour_id, n.movie_id AS source_id, n.{score} AS similarity,
+               {profile_weight}n.{score}::float8 AS contribution,
+               n.neighbour_cluster, n.neighbour_log_pop
         FROM liked l
         JOIN {table} n ON n.version = :version AND n.movie_id = l.movie_id
         WHERE NOT EXISTS (SELECT 1 FROM rated r WHERE r.movie_id = n.neighbour_id)
-    ), candidates AS (
-        -- exact in any order (float4 terms, see scheduler/user_lists.py), so plans cannot change it
-        SELECT e.neighbour_id AS movie_id, sum(e.similarity::float8) AS similarity,
+    ){following}, candidates AS (
+        SELECT e.neighbour_id AS movie_id, sum(e.item) AS similarity, sum(e.next) AS next,
                min(e.neighbour_cluster) AS cluster, min(e.neighbour_log_pop) AS log_pop
-        FROM expanded e
+        FROM ({contributions}) e
         GROUP BY e.neighbour_id
-        HAVING sum(e.similarity::float8) > 0
-    ), scored AS (
-        SELECT c.movie_id, c.cluster, coalesce(a.share, 0) AS share,
-               c.similarity / max(c.similarity) OVER ()
-               + :w_affinity * coalesce(a.share, 0)
-               + :w_popularity * coalesce(c.log_pop / nullif(max(c.log_pop) OVER (), 0), 0) AS score
+        HAVING sum(e.item) > 0 OR sum(e.next) > 0
+    ), terms AS (
+        SELECT c.movie_id, c.cluster, c.log_pop,
+               c.similarity / coalesce(nullif(greatest(max(c.similarity) OVER (), 0), 0), 1) AS item,
+               {next_term} AS next
         FROM candidates c
-        LEFT JOIN affinity a ON a.cluster = c.cluster
+    ), scored AS (
+        SELECT t.movie_id, t.cluster, coalesce(a.share, 0) AS share,
+               t.item {plus_next}+ :w_affinity * coalesce(a.share, 0)
+               + :w_popularity * coalesce(t.log_pop / nullif(max(t.log_pop) OVER (), 0), 0) AS score,
+               t.next > t.item AS just_rated
+        FROM terms t
+        LEFT JOIN affinity a ON a.cluster = t.cluster
     )
 """
+# The next-movie component: the successors of the user's newest ratings, rated ones left out.
+_FOLLOWING = f"""
+    , following AS MATERIALIZED (
+        SELECT s.successor_id AS neighbour_id, s.movie_id AS source_id, s.weight AS similarity,
+               ({_float8_array(SEQUENCE_DECAY)})[r.recency + 1] * s.weight::float8 AS contribution,
+               s.successor_cluster AS neighbour_cluster, s.successor_log_pop AS neighbour_log_pop
+        FROM rated r
+        JOIN item_successors s ON s.version = :version AND s.movie_id = r.movie_id
+        WHERE r.recency < {SEQUENCE_RECENT}
+          AND NOT EXISTS (SELECT 1 FROM rated x WHERE x.movie_id = s.successor_id)
+    )"""
+_CONTRIBUTIONS = """
+            SELECT neighbour_id, contribution AS item, 0::float8 AS next, neighbour_cluster, neighbour_log_pop
+            FROM expanded"""
+_NEXT_CONTRIBUTIONS = """
+            UNION ALL
+            SELECT neighbour_id, 0::float8, contribution, neighbour_cluster, neighbour_log_pop
+            FROM following"""
+_NEXT_TERM = ":w_sequence * (c.next / coalesce(nullif(max(c.next) OVER (), 0), 1))"
+_PROFILE_WEIGHT = f"({_float8_array(RECENCY)})[least(l.recency, {len(RECENCY) - 1}) + 1] * "
+
+
+def _candidates(table: str, score: str, next_movie: bool) -> str:
+    """_CANDIDATES for a table; with the next-movie component and recency weights (the default
+    ranking) or without either (the co-rating table's)."""
+    return _CANDIDATES.format(
+        table=table,
+        score=score,
+        liked=_LIKED,
+        profile_weight=_PROFILE_WEIGHT if next_movie else "",
+        following=_FOLLOWING if next_movie else "",
+        contributions=_CONTRIBUTIONS + (_NEXT_CONTRIBUTIONS if next_movie else ""),
+        next_term=_NEXT_TERM if next_movie else "0::float8",
+        plus_next="+ t.next " if next_movie else "",
+    )
+
 
 # The page, then movies for it only; with a genre, every candidate's genres are needed first.
 _PAGE = {
@@ -157,21 +218,31 @@ _PAGE = {
     )""",
 }
 _SOURCES_AND_TITLES = """
-    , sources AS (  -- the liked movie each page item owes most to
+    , sources AS (  -- the liked (or just rated) movie each page item owes most to
         SELECT DISTINCT ON (e.neighbour_id) e.neighbour_id, e.source_id
         FROM expanded e
-        JOIN page p ON p.movie_id = e.neighbour_id
+        JOIN page p ON p.movie_id = e.neighbour_id AND NOT p.just_rated
         ORDER BY e.neighbour_id, e.similarity DESC, e.source_id
-    )
-    SELECT p.movie_id, p.title, p.genres, p.cluster, p.score, p.share, sm.title AS source_title
+    ){next_sources}
+    SELECT p.movie_id, p.title, p.genres, p.cluster, p.score, p.share, sm.title AS source_title,
+           p.just_rated
     FROM page p
-    LEFT JOIN sources so ON so.neighbour_id = p.movie_id
+    LEFT JOIN {sources} so ON so.neighbour_id = p.movie_id
     LEFT JOIN movies sm ON sm.movie_id = so.source_id
     ORDER BY p.score DESC, p.movie_id
 """
 _COUNT = """
     SELECT count(*) FROM scored s JOIN movies m ON m.movie_id = s.movie_id
     WHERE CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)
+"""
+
+_NEXT_SOURCES = """
+    , next_sources AS (
+        SELECT DISTINCT ON (f.neighbour_id) f.neighbour_id, f.source_id
+        FROM following f
+        JOIN page p ON p.movie_id = f.neighbour_id AND p.just_rated
+        ORDER BY f.neighbour_id, f.similarity DESC, f.source_id
+    ), all_sources AS (SELECT * FROM sources UNION ALL SELECT * FROM next_sources)
 """
 
 # After the candidates: the most rated movies the user has not rated and that are not candidates.
@@ -279,10 +350,16 @@ class ItemTable:
     score: str  # its weight column
     because: str  # a user item's reason starts with it, then the liked movie: "because you liked"
     movie_because: str  # a similar movie's reason, before "N of the same users"
+    next_movie: bool = False  # recency-weighted profile + the next-movie component (the default)
 
-    def reason(self, source: str | None, cluster: int | None, share: float) -> str:
+    def reason(self, source: str | None, cluster: int | None, share: float, just_rated: bool = False) -> str:
         where = f"cluster {cluster}" if cluster is not None else "no cluster yet"
-        return f"{self.because} {source or 'movies you liked'}; {where} ({share:.0%} of your liked movies)"
+        because = (
+            f"because you just rated {source}"
+            if just_rated
+            else f"{self.because} {source or 'movies you liked'}"
+        )
+        return f"{because}; {where} ({share:.0%} of your liked movies)"
 
     def movie_reason(self, row: Any) -> str:
         return f"{self.movie_because} {row.co_likes} of the same users; cluster {row.cluster}"
@@ -293,8 +370,12 @@ class WeightedRanking:
 
     def __init__(self, items: ItemTable) -> None:
         self.items = items
-        candidates = _CANDIDATES.format(table=items.table, score=items.score, liked=_LIKED)
-        self.ranked = {g: _compiled(candidates + page + _SOURCES_AND_TITLES) for g, page in _PAGE.items()}
+        candidates = _candidates(items.table, items.score, items.next_movie)
+        sources = _SOURCES_AND_TITLES.format(
+            next_sources=_NEXT_SOURCES if items.next_movie else "",
+            sources="all_sources" if items.next_movie else "sources",
+        )
+        self.ranked = {g: _compiled(candidates + page + sources) for g, page in _PAGE.items()}
         self.count = _compiled(candidates + _COUNT)
         self.popular_rest = _compiled(candidates + _POPULAR_REST)
         self.profile = _compiled(candidates + _PROFILE)
@@ -308,7 +389,9 @@ class WeightedRanking:
         """Ranked rows (movie_id, title, genres, cluster, score, share, source_title) as items."""
         why = self.items.reason
         return [
-            Recommendation.from_row(r, score=r.score, reason=why(r.source_title, r.cluster, float(r.share)))
+            Recommendation.from_row(
+                r, score=r.score, reason=why(r.source_title, r.cluster, float(r.share), r.just_rated)
+            )
             for r in rows
         ]
 
@@ -456,4 +539,5 @@ def _ranking_params(user_id: int, version: int, genre: str | None) -> dict[str, 
         "cap": PROFILE_CAP,
         "w_affinity": W_AFFINITY,
         "w_popularity": W_POPULARITY,
+        "w_sequence": W_SEQUENCE,
     }

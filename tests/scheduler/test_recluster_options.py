@@ -26,6 +26,8 @@ def test_camel_and_snake_case_both_accepted_and_stored_in_full() -> None:
         "ease_lambda": 200.0,
         "ease_movies": 3000,
         "ease_k": 200,
+        "ease_model": "dlae",
+        "ease_dropout": 0.2,
         "engine": None,
     }
     assert options_from(options.stored()) == options

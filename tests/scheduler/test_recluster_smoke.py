@@ -35,8 +35,16 @@ def test_the_run_fits_the_item_model_behind_the_default_rankings(clustered_db_ur
         users = conn.execute(text("SELECT count(*) FROM user_recommendations WHERE version = 1")).scalar_one()
     engine.dispose()
     model = metrics["item_model"]
-    assert (model["model"], model["lambda"], model["movies"], model["k"]) == ("ease", 200.0, 3000, 200)
+    assert (model["model"], model["lambda"], model["dropout"], model["movies"], model["k"]) == (
+        "dlae",
+        200.0,
+        0.2,
+        3000,
+        200,
+    )
     assert 0.85 < model["liked_share"] < 0.95  # the 3,000 most-liked movies hold ~90% of the likes
     assert (movies, widest) == (3000, 200) and negative > 0 and positive > negative
     assert users == 610
     assert metrics["holdout"]["strategy"] == "ease" and metrics["holdout"]["ndcg_at_10"] > 0.1
+    following = metrics["item_successors"]
+    assert following["rows"] > 3000 and following["movies"] == 3000  # most covered movies have successors

@@ -3,6 +3,8 @@
 On ml-latest-small and a small synthetic set with local[2], and once on a real standalone
 cluster (one master, two workers, started here): movie_features and clusters equal, the
 neighbour and weight tables equal up to ties at each movie's cut-off, the stored rankings equal.
+The next-movie counts are compared whole: the Spark grid equals scheduler.sequence's on the same
+ratings, and item_successors equals the in-process table row for row.
 A Spark failure mid-run leaves the previous version serving and the run failed in one line.
 Needs Java and the spark extra (skipped with the reason otherwise); one SparkSession per master.
 """
@@ -99,6 +101,49 @@ def synth_db_url(databases: Any, synth_template: str) -> str:
     return databases.create(template=synth_template)
 
 
+@pytest.fixture
+def successor_grids(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(Spark's grid, scheduler.sequence.successor_counts' grid) of each Spark run in the test,
+    the latter from the same ratings read in process, hidden as scheduler.quality does."""
+    from scheduler.engines.spark_steps import SparkRun
+    from scheduler.quality import _hidden
+    from scheduler.ratings import fetch_ratings
+    from scheduler.sequence import successor_counts
+
+    grids: list[tuple[np.ndarray, np.ndarray]] = []
+    on_spark = SparkRun._successor_counts
+
+    def both(run: SparkRun, conn: Any, context: Any) -> Callable[[np.ndarray], np.ndarray]:
+        counts = on_spark(run, conn, context)
+
+        def compared(covered: np.ndarray) -> np.ndarray:
+            grid = counts(covered)
+            ids = context.features.movie_ids
+            ratings = fetch_ratings(conn, ids)
+            trained = ~_hidden(ratings.ratings, context.holdout_sample)
+            if ratings.known is not None:
+                trained &= ratings.known
+            grids.append((grid, successor_counts(ratings.ratings, covered, len(ids), trained)))
+            return grid
+
+        return compared
+
+    monkeypatch.setattr(SparkRun, "_successor_counts", both)
+    return grids
+
+
+def assert_same_successor_counts(grids: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """One Spark run; its grid equal to the in-process one to the last bit, and not trivial:
+    pairs one step apart and further (0.9 per step, multiples of 2^-10), some seen many times."""
+    [(spark, local)] = grids
+    assert spark.shape == local.shape and spark.shape[0] > 1
+    assert np.array_equal(spark, local)
+    assert np.count_nonzero(spark) > spark.shape[0] and spark.max() > 10
+    assert not np.diagonal(spark).any()  # a user rates a movie once: never its own successor
+    fractions = {float(x) for x in np.unique(spark % 1)}
+    assert len(fractions) > 2 and all(x * 1024 == int(x * 1024) for x in fractions)
+
+
 def _spark_run(url: str, k: int = 10, spark_master: str | None = None) -> Any:
     from scheduler.job import run_recluster
 
@@ -152,6 +197,15 @@ def assert_same_version(url: str, local: int, spark: int) -> None:
     for table, score in (("item_neighbours", "similarity"), ("item_weights", "weight")):
         sql = f"SELECT movie_id, rank, neighbour_id, {score}, co_likes FROM {table} WHERE version = :v"
         assert_same_top_lists(of(sql + " ORDER BY 1, 2", local), of(sql + " ORDER BY 1, 2", spark), table)
+    # the next-movie table: the same counts give the same rows, every column
+    successors = (
+        "SELECT movie_id, rank, successor_id, weight, transitions, successor_cluster, successor_log_pop"
+        " FROM item_successors WHERE version = :v ORDER BY movie_id, rank"
+    )
+    mine, theirs = of(successors, local), of(successors, spark)
+    assert len(mine) == len(theirs) > 0
+    assert mine == theirs
+    assert max(row.transitions for row in theirs) > 1
     lists = (
         "SELECT user_id, movie_ids, scores, source_ids, cluster_shares FROM user_recommendations"
         " WHERE version = :v ORDER BY user_id"
@@ -162,6 +216,8 @@ def assert_same_version(url: str, local: int, spark: int) -> None:
         assert (a.user_id, a.movie_ids, a.source_ids) == (b.user_id, b.movie_ids, b.source_ids)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-12)
         np.testing.assert_allclose(a.cluster_shares, b.cluster_shares, rtol=1e-12)
+    # the executors ranked with the successors: some items owe most to "just rated" (negative)
+    assert any(source < 0 for row in theirs for source in row.source_ids)
     # the executors' staging table became the version's partition, named as in process
     names = (
         "SELECT conname AS name FROM pg_constraint WHERE conrelid = to_regclass(:t)"
@@ -177,10 +233,12 @@ def assert_same_version(url: str, local: int, spark: int) -> None:
 
 @pytest.mark.real_sample
 def test_ml_latest_small_on_local_2_equals_the_in_process_engine_and_the_api_serves_the_same(
-    clustered_db_url: str, spark_env: None
+    clustered_db_url: str, spark_env: None, successor_grids: list[tuple[np.ndarray, np.ndarray]]
 ) -> None:
     features = _rows(clustered_db_url, FEATURES)  # as the in-process run of version 1 wrote them
     result = _spark_run(clustered_db_url)
+    assert_same_successor_counts(successor_grids)
+    assert result.metrics["item_successors"]["rows"] > 0
     assert result.version == 2
     assert result.metrics["engine"] == {"name": "spark", "master": "local[2]", "partitions": 2}
     assert _rows(clustered_db_url, FEATURES) == features
@@ -201,7 +259,7 @@ def create_app_for(url: str, admin_token: str | None = None) -> Any:
 
 
 def test_synthetic_set_requested_over_http_with_engine_spark_equals_the_in_process_engine(
-    synth_db_url: str, spark_env: None
+    synth_db_url: str, spark_env: None, successor_grids: list[tuple[np.ndarray, np.ndarray]]
 ) -> None:
     """POST /admin/recluster records the engine; the scheduler's run_requested runs it on Spark."""
     from scheduler.job import run_requested
@@ -219,6 +277,7 @@ def test_synthetic_set_requested_over_http_with_engine_spark_equals_the_in_proce
     finally:
         engine.dispose()
     assert result is not None and result.metrics["engine"]["name"] == "spark"
+    assert_same_successor_counts(successor_grids)
     assert _rows(synth_db_url, FEATURES) == features
     assert_same_version(synth_db_url, 1, result.version)
     run = _rows(

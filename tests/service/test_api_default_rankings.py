@@ -1,6 +1,8 @@
 """The defaults chosen by the offline evaluation: ease for users and for similar movies; the
 co-rating strategies (liked_neighbours, co_liked) stay selectable."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -8,7 +10,7 @@ from api_helpers import auth, cluster_of, rated_by
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from ranking import W_AFFINITY, W_POPULARITY
+from ranking import SEQUENCE_RECENT
 from ranking.users import Ranker, ratings_from, top_with_popular
 from service.recommenders import DEFAULT_MOVIE_STRATEGY, DEFAULT_STRATEGY
 
@@ -48,28 +50,38 @@ def test_similar_movies_follow_the_item_model_then_the_co_rating_table_on_reques
 
 
 @pytest.mark.parametrize(
-    ("strategy", "wording"),
-    [("ease", "because you liked "), ("liked_neighbours", "liked by people who liked ")],
+    ("strategy", "wordings"),
+    [
+        ("ease", ("because you liked ", "because you just rated ")),
+        ("liked_neighbours", ("liked by people who liked ",)),
+    ],
 )
-def test_user_reason_names_the_cluster_and_a_liked_movie(
-    client: TestClient, read_engine: Engine, strategy: str, wording: str
+def test_user_reason_names_the_cluster_and_a_liked_or_just_rated_movie(
+    client: TestClient, read_engine: Engine, strategy: str, wordings: tuple[str, ...]
 ) -> None:
     items = client.get(f"/recommend/user/{USER}", params={"n": 20, "strategy": strategy}).json()
     with read_engine.connect() as conn:
-        liked_titles = set(
-            conn.execute(
-                text(
-                    "SELECT m.title FROM ratings r JOIN movies m USING (movie_id)"
-                    " WHERE r.user_id = :u AND r.rating >= 4"
-                ),
-                {"u": USER},
-            ).scalars()
-        )
+        rows = conn.execute(
+            text(
+                "SELECT m.title, r.rating >= 4 AS liked,"
+                " row_number() OVER (ORDER BY r.ts DESC, r.movie_id DESC) <= :recent AS recent"
+                " FROM ratings r JOIN movies m USING (movie_id) WHERE r.user_id = :u"
+            ),
+            {"u": USER, "recent": SEQUENCE_RECENT},
+        ).all()
+    titles = {
+        "because you just rated ": {r.title for r in rows if r.recent},
+        **{wording: {r.title for r in rows if r.liked} for wording in wordings[:1]},
+    }
     assert len(items) == 20
+    seen = set()
     for item in items:
         assert f"cluster {item['cluster']}" in item["reason"]
-        assert item["reason"].startswith(wording)
-        assert any(title in item["reason"] for title in liked_titles), item["reason"]
+        [wording] = [w for w in wordings if item["reason"].startswith(w)]
+        seen.add(wording)
+        source = item["reason"].removeprefix(wording).split("; cluster")[0]
+        assert source in titles[wording], item["reason"]
+    assert seen == set(wordings)  # the default's lists name both kinds of source
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
     assert not {i["movieId"] for i in items} & rated_by(read_engine, USER)
 
@@ -83,6 +95,10 @@ def test_sql_ranking_matches_the_numpy_mirror_used_by_the_recluster_holdout(
         ids = np.array(conn.execute(text("SELECT movie_id FROM movies ORDER BY movie_id")).scalars().all())
         rows = conn.execute(
             text("SELECT movie_id, neighbour_id, weight FROM item_weights WHERE version = :v"),
+            {"v": version},
+        ).all()
+        following = conn.execute(
+            text("SELECT movie_id, successor_id, weight FROM item_successors WHERE version = :v"),
             {"v": version},
         ).all()
         labels = np.array(
@@ -109,11 +125,13 @@ def test_sql_ranking_matches_the_numpy_mirror_used_by_the_recluster_holdout(
             ),
             {"u": USER},
         ).all()
-    query, neighbour, similarity = (np.array(c) for c in zip(*rows, strict=True))
-    matrix = sp.csr_matrix(
-        (similarity.astype(float), (np.searchsorted(ids, query), np.searchsorted(ids, neighbour))),
-        shape=(len(ids), len(ids)),
-    )
+
+    def matrix(rows: list[Any]) -> sp.csr_matrix:
+        query, neighbour, weight = (np.array(c) for c in zip(*rows, strict=True))
+        where = (np.searchsorted(ids, query), np.searchsorted(ids, neighbour))
+        return sp.csr_matrix((weight.astype(float), where), shape=(len(ids), len(ids)))
+
+    assert following  # the next-movie component is part of the ranking compared
     columns = {
         "user": np.full(len(mine), USER),
         "movie": np.array([r.movie_id for r in mine]),
@@ -121,8 +139,7 @@ def test_sql_ranking_matches_the_numpy_mirror_used_by_the_recluster_holdout(
         "micros": np.array([r.ts for r in mine]),
     }
     ratings = ratings_from(columns, ids, "")
-    assert (W_AFFINITY, W_POPULARITY) == (0.1, 0.05)
-    ranker = Ranker(matrix, labels, log_pop, length=10)
+    ranker = Ranker(matrix(rows), labels, log_pop, successors=matrix(following), length=10)
     [ranked] = top_with_popular(ranker.rank(ratings)[0], ratings, counts, 10)
     served = client.get(f"/recommend/user/{USER}", params={"n": 10}).json()
     assert [i["movieId"] for i in served] == ids[ranked].tolist()
