@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine
@@ -13,12 +13,12 @@ from cinecluster.settings import get_settings, normalize_database_url
 Role = Literal["api", "loader", "scheduler", "cli", "test", "evaluate", "demo"]
 
 
-def make_engine(role: Role, url: str | None = None, **kwargs: object) -> Engine:
+def make_engine(role: Role, url: str | None = None, **kwargs: Any) -> Engine:
     """Engine for `role`; `url` defaults to DATABASE_URL."""
     url = normalize_database_url(url) if url else get_settings().require_database_url()
-    connect_args = {"application_name": f"cinecluster-{role}", "connect_timeout": 5}
-    connect_args.update(kwargs.pop("connect_args", {}))  # type: ignore[arg-type]
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)  # type: ignore[arg-type]
+    connect_args: dict[str, Any] = {"application_name": f"cinecluster-{role}", "connect_timeout": 5}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def libpq_url(url: str) -> str:

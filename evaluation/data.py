@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from cinecluster.errors import UserError
-from evaluation.split import split
 from loaders.files import Kind, locate
+from ranking.split import split
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Holdout:
 def prepare(
     data: Path, holdout: float, out: Path, protocol: str = "temporal", seed: int = 0
 ) -> tuple[dict[Kind, Path], Holdout]:
-    """Split data/ratings.csv by the protocol (evaluation/split.py); write out/ratings.csv
+    """Split data/ratings.csv by the protocol (ranking/split.py); write out/ratings.csv
     (training) and copy movies/links."""
     files = locate(data, {"movies": None, "ratings": None, "tags": None, "links": None})
     if "ratings" not in files or "movies" not in files:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.run import Report, evaluate
-from evaluation.split import PROTOCOLS
+from ranking.split import PROTOCOLS
 
 ALL = "all"
 CHOICES = (*PROTOCOLS, ALL)

@@ -1,6 +1,6 @@
 """`cinecluster evaluate`: the protocol end to end, through the code the API serves.
 
-1. split data/ratings.csv by the protocol (evaluation/split.py: temporal, random or last5),
+1. split data/ratings.csv by the protocol (ranking/split.py: temporal, random or last5),
    training part to a temp dir;
 2. in a scratch database: migrate, load the training files with the real loader, recluster
    with the real job (features, clusters, item_neighbours all from training data only);
@@ -24,7 +24,6 @@ from cinecluster.db import make_engine
 from cinecluster.errors import UserError
 from evaluation import baselines
 from evaluation.data import Holdout, prepare
-from evaluation.metrics import Scores, score_lists
 from evaluation.movies import movie_lists, movie_strategies
 from evaluation.reference import item_knn_lists
 from evaluation.scratch import scratch_database
@@ -32,6 +31,7 @@ from evaluation.sweep import SweepPoint, sweep
 from evaluation.variants import VariantRow, variant_rows
 from loaders.files import Kind
 from loaders.load import load_files
+from ranking.metrics import Scores, score_lists
 from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
 from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, UserStrategy

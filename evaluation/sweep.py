@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine
 
 from evaluation.data import Holdout
-from evaluation.metrics import score_lists
+from ranking.metrics import score_lists
 from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
-from scheduler.options import ReclusterOptions
+from scheduler.options import ReclusterOptions, options_from
 from service.recommenders import DEFAULT_STRATEGY, STRATEGIES
 
 DEFAULTS = ReclusterOptions()
@@ -51,7 +51,8 @@ def sweep(
     for option, values in POINTS.items():
         for value in values:
             progress(f"sweep: {option.replace('_', '-')} {value:g}")
-            run = run_recluster(engine, k=clusters, features=features, trigger="cli", **{option: value})
+            options = options_from({"k": clusters, option: value})
+            run = run_recluster(engine, options, features=features, trigger="cli")
             with engine.connect() as conn:
                 lists = _lists(conn, users, k, run.version)
             scores = score_lists(lists, split.relevant, catalogue, k)
@@ -66,10 +67,12 @@ def sweep(
 
 def _lists(conn: Connection, users: list[int], k: int, version: int) -> dict[int, list[int]]:
     strategy = STRATEGIES[DEFAULT_STRATEGY]
-    return {
-        user: [r.movie_id for r in strategy(conn, user, n=k, offset=0, genre=None, version=version)]
-        for user in users
-    }
+
+    def ranked(user: int) -> list[int]:
+        page = strategy(conn, user, n=k, offset=0, genre=None, version=version, seed=None)
+        return [r.movie_id for r in page]
+
+    return {user: ranked(user) for user in users}
 
 
 def is_default(point: SweepPoint) -> bool:

@@ -107,7 +107,7 @@ def analyze_loaded(conn: Connection, summary: LoadSummary) -> None:
     a second at 25M ratings). Autovacuum may take minutes to come by after a bulk load, and until
     then the planner sees no statistics: the API's live ranking was planned for an empty
     `ratings` and paid for JIT compilation on every request (1.5 s each at 25M)."""
-    tables = {report.kind for report in summary.files}
+    tables: set[str] = {report.kind for report in summary.files}
     if any(report.kind == "movies" and report.deleted for report in summary.files):
         tables.update(_CASCADED)
     for table in sorted(tables):

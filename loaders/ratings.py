@@ -13,9 +13,9 @@ rating). Measured in docs/benchmarks.md.
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from queue import Full, Queue
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -94,7 +94,7 @@ def _converted(stream: BinaryIO, encode: Callable[[bytes], bytes | None]) -> Ite
         raise _NotClean
 
 
-def _read_ahead(items: Iterator[_T], depth: int = _AHEAD) -> Iterator[_T]:
+def _read_ahead(items: Iterator[_T], depth: int = _AHEAD) -> Generator[_T, None, None]:
     """The items of `items`, produced by a thread up to `depth` ahead; its exception re-raised here.
 
     The numpy conversion releases the GIL, so it runs on the other core while this thread waits
@@ -130,7 +130,7 @@ def _read_ahead(items: Iterator[_T], depth: int = _AHEAD) -> Iterator[_T]:
         while True:
             more, value = queue.get()
             if more:
-                yield value  # type: ignore[misc]
+                yield cast(_T, value)  # queued by produce() as (True, an item of `items`)
             elif isinstance(value, BaseException):
                 raise value
             else:

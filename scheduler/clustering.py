@@ -6,7 +6,7 @@ Only the numeric columns are scaled; the 0/1 genre flags pass through unchanged.
 """
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
@@ -15,7 +15,9 @@ from sklearn.metrics import davies_bouldin_score, silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-ScalerKind = Literal["zscore", "minmax", "robust"]
+from scheduler.options import ReclusterOptions, Scaler
+
+ScalerKind = Scaler
 SCALERS: dict[str, type] = {"zscore": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}
 N_INIT = 3  # fixed (sklearn's "auto" may change between releases)
 SILHOUETTE_SAMPLE = 5000
@@ -23,10 +25,16 @@ SILHOUETTE_SAMPLE = 5000
 
 @dataclass(frozen=True)
 class ClusterParams:
-    k: int = 10
-    batch_size: int = 1000
-    seed: int = 42
-    scaler: ScalerKind = "zscore"
+    """The run's clustering options (their defaults, bounds and help: scheduler/options.py)."""
+
+    k: int
+    batch_size: int
+    seed: int
+    scaler: ScalerKind
+
+    @classmethod
+    def of(cls, options: ReclusterOptions) -> "ClusterParams":
+        return cls(k=options.k, batch_size=options.batch_size, seed=options.seed, scaler=options.scaler)
 
 
 @dataclass

@@ -4,9 +4,9 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection
 
+from cinecluster.activation import active_version
 from cinecluster.db import raw_connection
 from cinecluster.errors import UserError
-from scheduler.versions import active_version
 
 CLUSTERS_CSV_SQL = """
     COPY (

@@ -32,22 +32,36 @@ import scipy.sparse as sp
 from sqlalchemy import Connection
 
 from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
+from scheduler.options import ReclusterOptions
 from scheduler.versions import WriteContext, WriteStep
 
 QUANTUM = 2.0**-20  # weights are multiples of it: exact sums (see above)
 LIMIT = 15.0  # |weight| at most (never reached in practice: weights are well below 1)
 
 
+_DEFAULTS = ReclusterOptions()  # the options' defaults, not copies of them
+
+
 @dataclass(frozen=True)
 class ItemModelParams:
     """The model, λ, DLAE's dropout p, the movies covered by the solve and the weights kept per
-    movie (recluster options)."""
+    movie: the run's ease_* options (their defaults, bounds and help: scheduler/options.py)."""
 
-    lam: float = 200.0
-    movies: int = 3000
-    k: int = 200
-    model: str = "dlae"  # or "ease"
-    dropout: float = 0.2  # DLAE's p
+    lam: float = _DEFAULTS.ease_lambda
+    movies: int = _DEFAULTS.ease_movies
+    k: int = _DEFAULTS.ease_k
+    model: str = _DEFAULTS.ease_model  # "dlae" or "ease"
+    dropout: float = _DEFAULTS.ease_dropout  # DLAE's p
+
+    @classmethod
+    def of(cls, options: ReclusterOptions) -> "ItemModelParams":
+        return cls(
+            lam=options.ease_lambda,
+            movies=options.ease_movies,
+            k=options.ease_k,
+            model=options.ease_model,
+            dropout=options.ease_dropout,
+        )
 
 
 @dataclass

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 class ReclusterResult:
     run_id: int
     version: int
-    params: ClusterParams
+    params: dict[str, Any]  # as stored in model_versions.params: every option of the run, and more
     metrics: dict[str, Any]
     data_counts: dict[str, int]
     pruned: list[int]
@@ -145,20 +145,12 @@ def execute(
 ) -> ReclusterResult:
     """Do the run on the lease's connection; marks the run succeeded or failed, then unlocks.
     `spark_master`: for the Spark engine, over CINECLUSTER_SPARK_MASTER."""
-    params = ClusterParams(
-        k=options.k, batch_size=options.batch_size, seed=options.seed, scaler=options.scaler
-    )
+    params = ClusterParams.of(options)
     feature_options = features_override or FeatureOptions(
         log_count=options.log_count, bayes_avg=options.bayes_avg, year=options.year
     )
     conn = lease.conn
-    item_model = ItemModelParams(
-        lam=options.ease_lambda,
-        movies=options.ease_movies,
-        k=options.ease_k,
-        model=options.ease_model,
-        dropout=options.ease_dropout,
-    )
+    item_model = ItemModelParams.of(options)
     try:  # the Spark engine (scheduler/engines), or None: in process
         spark = open_engine(options.engine, spark_master, _url(conn), get_settings())
     except BaseException as error:
@@ -199,6 +191,7 @@ def execute(
             with clock.phase("write"):
                 version = write_version(
                     conn,
+                    options=_as_run(options, spark),
                     params=params,
                     features=features,
                     fit=fitted,
@@ -214,9 +207,11 @@ def execute(
         with clock.phase("prune"):
             pruned = _prune(conn, keep or get_settings().keep_versions)
         with conn.begin():  # as stored: write steps may have added metrics
-            metrics = conn.execute(
-                select(model_versions.c.metrics).where(model_versions.c.version == version)
-            ).scalar_one()
+            stored = conn.execute(
+                select(model_versions.c.params, model_versions.c.metrics).where(
+                    model_versions.c.version == version
+                )
+            ).one()
         lease.succeed(version)
         succeeded = True
         clock.timings["total"] = round(time.perf_counter() - started, 4)
@@ -231,12 +226,18 @@ def execute(
     return ReclusterResult(
         run_id=lease.run_id,
         version=version,
-        params=params,
-        metrics=metrics,
+        params=stored.params,
+        metrics=stored.metrics,
         data_counts=counts,
         pruned=pruned,
         timings=clock.timings,
     )
+
+
+def _as_run(options: ReclusterOptions, spark: "SparkRun | None") -> dict[str, Any]:
+    """Every option, as stored with the version: the engine that ran, where the options left it
+    to the setting."""
+    return options.model_copy(update={"engine": "local" if spark is None else "spark"}).stored()
 
 
 def _url(conn: Connection) -> str:

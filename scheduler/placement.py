@@ -2,6 +2,10 @@
 
 Uses only model_versions.params/scaler and cluster_centroids: the same numbers the fitted
 pipeline holds, so the result equals `pipeline.predict` (tests compare the two).
+
+Both processes use it: the job places movies that arrived during a run, the API places a movie
+it is given (POST /movies). So it stays light, numpy and SQL only: the API process never loads
+scikit-learn (the import contracts in pyproject.toml check this module's imports too).
 """
 
 from collections.abc import Sequence
@@ -11,9 +15,9 @@ import numpy as np
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from cinecluster.activation import active_version
 from cinecluster.tables import cluster_centroids, model_versions, movie_clusters, movies
 from scheduler.features import FeatureSpec, features_for
-from scheduler.versions import active_version
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The holdout: a fixed sample of users (the same users every run, by a hash of the user id;
 min(HOLDOUT_USERS, 10% of users)) has the latest 20% of its ratings hidden, exactly as in the
-offline protocol (evaluation/split.py). Their hidden *liked* pairs are left out of the
+offline protocol (ranking/split.py). Their hidden *liked* pairs are left out of the
 co-rating table and of the item model (scheduler/item_model.py) this version serves, so the
 scores below never saw them. The sample's lists are ranked from their training ratings by the
 one ranking (ranking/users.py, with the popular movies after the candidates, as the API) over
@@ -23,9 +23,9 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer
 
-from evaluation.metrics import score_lists
-from evaluation.split import temporal_split
 from ranking.liked import latest, liked_mask
+from ranking.metrics import score_lists
+from ranking.split import temporal_split
 from ranking.users import Ranker, Ratings, ratings_from, top_with_popular
 from scheduler.item_knn import TABLE_CAP, liked_rows, log_popularity, top_neighbours, write_item_neighbours
 from scheduler.ratings import RunRatings, run_ratings

@@ -84,7 +84,7 @@ def fetch_ratings(conn: Connection, ids: np.ndarray) -> RunRatings:
                 reorders.append((columns.size, reorder))
             columns.append(user, movie, half, unknown)
         if snapshot is None:
-            snapshot = cursor.execute(_SNAPSHOT).fetchone()[0]  # type: ignore[index]
+            snapshot = cursor.execute(_SNAPSHOT).fetchone()[0]  # type: ignore[index]  # a SELECT without FROM: one row
     pg.execute("SELECT set_config('jit', %s, true)", (jit[0] if jit else "on",))
     user, movie, half, unknown = columns.filled()
     ratings = grouped_ratings(user, movie, half, unknown, snapshot)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, column, func, insert, select, table, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from cinecluster.errors import UserError
 from cinecluster.tables import recluster_runs
@@ -226,10 +227,10 @@ def _refusal(conn: Connection) -> str:
     )
 
 
-def _mark_failed(conn: Connection, condition: object) -> list[int]:
+def _mark_failed(conn: Connection, condition: ColumnElement[bool]) -> list[int]:
     result = conn.execute(
         update(recluster_runs)
-        .where(condition)  # type: ignore[arg-type]
+        .where(condition)
         .values(status="failed", finished_at=func.clock_timestamp(), error=_STALE)
         .returning(recluster_runs.c.run_id)
     )

@@ -31,13 +31,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
+from cinecluster.activation import active_version
 from cinecluster.errors import UserError, first_line
 from scheduler import heartbeat, runs
 from scheduler.job import run_recluster, run_requested
 from scheduler.notify import NotifiedWorker
 from scheduler.progress import StepUpdate
 from scheduler.refresh import RatingsRefresher
-from scheduler.versions import active_version
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,8 @@ def _next_run(job: Job | None) -> datetime | None:
     if job is None:
         return None
     if hasattr(job, "next_run_time"):
-        return job.next_run_time  # type: ignore[no-any-return]
-    return job.trigger.get_next_fire_time(None, datetime.now(UTC))  # type: ignore[no-any-return]
+        return job.next_run_time
+    return job.trigger.get_next_fire_time(None, datetime.now(UTC))
 
 
 class SchedulerService:

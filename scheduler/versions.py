@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
-from cinecluster.activation import set_active
+from cinecluster.activation import active_version, set_active
 from cinecluster.errors import UserError
 from cinecluster.tables import (
     active_model,
@@ -69,6 +69,7 @@ def next_version(conn: Connection) -> int:
 def write_version(
     conn: Connection,
     *,
+    options: dict[str, Any],
     params: ClusterParams,
     features: FeatureMatrix,
     fit: FitResult,
@@ -78,7 +79,9 @@ def write_version(
     steps: Sequence[WriteStep] = (),
 ) -> int:
     """Write every row of a new version, not yet active; the caller owns the transaction and
-    activates the version after the commit (scheduler/job.py: why in a second transaction)."""
+    activates the version after the commit (scheduler/job.py: why in a second transaction).
+    `options`: every option of the run (ReclusterOptions.stored()), kept in params with what
+    the fit adds (n_init, the feature spec that placement repeats)."""
     version = next_version(conn)
     spec = features.spec
     conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # index builds on attach
@@ -87,10 +90,7 @@ def write_version(
             version=version,
             algorithm=ALGORITHM,
             params={
-                "k": params.k,
-                "batch_size": params.batch_size,
-                "seed": params.seed,
-                "scaler": params.scaler,
+                **options,
                 "n_init": fit.pipeline.named_steps["kmeans"].n_init,
                 "features": spec.to_json(),
             },
@@ -233,10 +233,6 @@ def analyze_version(conn: Connection, version: int) -> None:
         name = partition_name(table, version) if table in PARTITIONED else table
         if conn.execute(text("SELECT to_regclass(:t)"), {"t": name}).scalar() is not None:
             conn.execute(text(f"ANALYZE {name}"))
-
-
-def active_version(conn: Connection) -> int | None:
-    return conn.execute(select(active_model.c.version)).scalar_one_or_none()
 
 
 def activate(conn: Connection, version: int) -> None:

@@ -96,7 +96,7 @@ class Pool:
                     return generation, conn
                 conn.close()
             generation = self._generation
-        return generation, psycopg.connect(self.conninfo, **self.kwargs)  # type: ignore[arg-type]
+        return generation, psycopg.connect(self.conninfo, **self.kwargs)
 
     def _give(self, generation: int, conn: psycopg.Connection) -> None:
         status = conn.info.transaction_status

@@ -51,8 +51,8 @@ def compile_sql(stmt: ClauseElement, *, prepare: bool | None = None) -> Query:
 
 def _execute(cur: psycopg.Cursor[Any], query: Query | str, params: Params | None) -> psycopg.Cursor[Any]:
     if isinstance(query, Query):
-        return cur.execute(query.sql, query.params(params), prepare=query.prepare)  # type: ignore[arg-type]
-    return cur.execute(query, params)  # type: ignore[arg-type]
+        return cur.execute(query.sql, query.params(params), prepare=query.prepare)
+    return cur.execute(query, params)
 
 
 def fetch_all(conn: DbConnection, query: Query | str, params: Params | None = None) -> list[Any]:
@@ -74,5 +74,5 @@ def fetch_value(conn: DbConnection, query: Query | str, params: Params | None = 
 async def afetch_all(conn: psycopg.AsyncConnection, query: Query, params: Params | None = None) -> list[Any]:
     """fetch_all for the `async def` hot paths (service.database.AsyncPool)."""
     async with conn.cursor(row_factory=namedtuple_row) as cur:
-        await cur.execute(query.sql, query.params(params), prepare=query.prepare)  # type: ignore[arg-type]
+        await cur.execute(query.sql, query.params(params), prepare=query.prepare)
         return await cur.fetchall()

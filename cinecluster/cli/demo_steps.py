@@ -16,11 +16,12 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from cinecluster import demo_state, migrate
+from cinecluster.activation import active_version
 from cinecluster.dataset import DatasetError, fetch_sample
 from cinecluster.db import libpq_url, make_engine
 from cinecluster.errors import UserError
 from cinecluster.settings import get_settings, normalize_database_url
-from cinecluster.tables import active_model, cluster_centroids, movie_clusters, ratings
+from cinecluster.tables import cluster_centroids, movie_clusters, ratings
 
 EMBEDDED_DATABASE = "cinecluster"
 # --synthetic: small enough to load and cluster in seconds, big enough for clusters to mean something.
@@ -120,14 +121,10 @@ def ensure_loaded(engine: Engine, directory: Path, label: str) -> bool:
     return True
 
 
-def active_version(engine: Engine) -> int | None:
-    with engine.connect() as conn:
-        return conn.scalar(select(active_model.c.version))
-
-
 def ensure_model(engine: Engine, *, data_changed: bool) -> tuple[int, bool]:
     """(active version, whether it is new): reclusters when there is no model or new data."""
-    version = active_version(engine)
+    with engine.connect() as conn:
+        version = active_version(conn)
     if version is not None and not data_changed:
         return version, False
     from scheduler.job import run_recluster  # imports scikit-learn and ONNX: seconds, so only when needed
@@ -144,7 +141,7 @@ def summary(engine: Engine, base_url: str, embedded_url: str | None = None) -> s
     with engine.connect() as conn:
         counts = demo_state.table_counts(conn)
         users = conn.scalar(select(func.count(func.distinct(ratings.c.user_id)))) or 0
-        version = conn.scalar(select(active_model.c.version))
+        version = active_version(conn)
         sizes = conn.execute(
             select(movie_clusters.c.cluster, func.count())
             .where(movie_clusters.c.version == version)

@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cinecluster.cli.app import app
+from cinecluster.cli.model_flags import model_flag
 from cinecluster.errors import UserError
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, get_settings
+from scheduler.options import ReclusterOptions
 
 if TYPE_CHECKING:  # the evaluation's imports are heavy; the command imports them when it runs
     from evaluation.run import Report
@@ -84,10 +86,11 @@ def evaluate(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random protocol's split."),
     k: int = typer.Option(10, "--k", help="List length (metrics @k)."),
-    clusters: int = typer.Option(10, "--clusters", help="Clusters of the recluster run (its --k)."),
-    log_count: bool = typer.Option(False, "--log-count", help="Cluster on ln(1 + rating count)."),
-    bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
-    year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
+    # the recluster run's own options (scheduler/options.py): defaults and help from there
+    clusters: int = model_flag(ReclusterOptions, "k", "--clusters", help="The recluster run's --k."),
+    log_count: bool = model_flag(ReclusterOptions, "log_count"),
+    bayes_avg: bool = model_flag(ReclusterOptions, "bayes_avg"),
+    year: bool = model_flag(ReclusterOptions, "year"),
     with_sweep: bool = typer.Option(
         False, "--sweep", help="Also sweep the item model's options (λ, movies, k): one recluster per point."
     ),
@@ -187,7 +190,7 @@ def evaluate(
 
 
 def _split_text(report: "Report") -> str:
-    from evaluation.split import LAST_N
+    from ranking.split import LAST_N
 
     if report.protocol == "random":
         return f"random holdout {report.holdout} of all ratings (seed {report.seed})"

@@ -12,20 +12,11 @@ import typer
 
 from cinecluster.cli.app import app
 from cinecluster.cli.common import cli_engine
+from cinecluster.cli.model_flags import model_flags
 from cinecluster.cli.run_progress import step_display
 from cinecluster.errors import UserError
 from cinecluster.settings import get_settings
-
-
-class Scaler(StrEnum):
-    zscore = "zscore"
-    minmax = "minmax"
-    robust = "robust"
-
-
-class Engine(StrEnum):
-    local = "local"
-    spark = "spark"
+from scheduler.options import ReclusterOptions, options_from
 
 
 class ModelFormat(StrEnum):
@@ -42,24 +33,9 @@ def _round(value: Any) -> Any:
 
 
 @app.command("recluster")
+@model_flags(ReclusterOptions, options_from)
 def recluster(
-    k: int = typer.Option(10, "--k", help="Number of clusters."),
-    batch_size: int = typer.Option(1000, "--batch-size", help="MiniBatchKMeans batch size."),
-    seed: int = typer.Option(42, "--seed", help="Random seed (same data + seed = same clusters)."),
-    scaler: Scaler = typer.Option(Scaler.zscore, "--scaler", help="Scaling of the numeric features."),
-    log_count: bool = typer.Option(False, "--log-count", help="ln(1+count) instead of the raw count."),
-    bayes_avg: bool = typer.Option(False, "--bayes-avg", help="Add a Bayesian average rating feature."),
-    year: bool = typer.Option(False, "--year", help="Add the release year as a feature."),
-    ease_lambda: float = typer.Option(200.0, "--ease-lambda", help="EASE regularisation λ (item model)."),
-    ease_movies: int = typer.Option(3000, "--ease-movies", help="Most-liked movies the EASE solve covers."),
-    ease_k: int = typer.Option(200, "--ease-k", help="EASE weights kept per movie (largest |weight|)."),
-    ease_model: str = typer.Option("dlae", "--ease-model", help="Item model: dlae (default) or ease."),
-    ease_dropout: float = typer.Option(0.2, "--ease-dropout", help="DLAE's dropout p (ignored by ease)."),
-    engine: Engine | None = typer.Option(
-        None,
-        "--engine",
-        help="Where the ratings-sized steps run: local or spark (default: CINECLUSTER_RECLUSTER_ENGINE).",
-    ),
+    options: ReclusterOptions,
     spark_master: str | None = typer.Option(
         None, "--spark-master", help="Spark master URL (default: CINECLUSTER_SPARK_MASTER, local[*])."
     ),
@@ -68,28 +44,11 @@ def recluster(
     """Recluster now: features in SQL, MiniBatchKMeans, write and activate a new model version.
 
     On a terminal each step is shown as it goes (stderr); the same step is recorded in
-    recluster_runs, where `GET /admin/runs` shows it.
+    recluster_runs, where `GET /admin/runs` shows it. The options are scheduler/options.py's
+    (POST /admin/recluster takes the same); the version stores them all (`--json`: "params").
     """
     from scheduler.job import run_recluster
-    from scheduler.options import options_from
 
-    options = options_from(
-        {
-            "k": k,
-            "batch_size": batch_size,
-            "seed": seed,
-            "scaler": scaler.value,
-            "log_count": log_count,
-            "bayes_avg": bayes_avg,
-            "year": year,
-            "ease_lambda": ease_lambda,
-            "ease_movies": ease_movies,
-            "ease_k": ease_k,
-            "ease_model": ease_model,
-            "ease_dropout": ease_dropout,
-            "engine": engine.value if engine else None,
-        }
-    )
     if spark_master is not None and (options.engine or get_settings().recluster_engine) != "spark":
         raise UserError("--spark-master needs --engine spark (or CINECLUSTER_RECLUSTER_ENGINE=spark)")
     if (options.engine or get_settings().recluster_engine) == "spark":
@@ -103,7 +62,7 @@ def recluster(
         payload = {
             "run_id": result.run_id,
             "version": result.version,
-            "params": {"k": k, "batch_size": batch_size, "seed": seed, "scaler": scaler.value},
+            "params": result.params,
             "metrics": metrics,
             "data_counts": result.data_counts,
             "pruned": result.pruned,
@@ -113,7 +72,7 @@ def recluster(
         return
     counts = result.data_counts
     typer.echo(
-        f"version {result.version} active (run {result.run_id}): {k} clusters over "
+        f"version {result.version} active (run {result.run_id}): {options.k} clusters over "
         f"{counts['movies']} movies, {counts['ratings']} ratings"
     )
     typer.echo("cluster sizes: " + ", ".join(f"{c}:{n}" for c, n in enumerate(metrics["cluster_sizes"])))

@@ -136,7 +136,7 @@ def get_session(master: str, settings: Settings) -> SparkSession:
     key = (master, tuple(sorted(conf.items())))
     if _current is not None:
         session, started_with = _current
-        if started_with == key and not session.sparkContext._jsc.sc().isStopped():  # type: ignore[union-attr]
+        if started_with == key and not session.sparkContext._jsc.sc().isStopped():
             return session
         stop_session()
     # pyspark hands PYSPARK_PYTHON (not the conf) to the executors as their Python: this

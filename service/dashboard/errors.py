@@ -2,6 +2,8 @@
 database is away, never a stack trace (the API's own handlers answer JSON, for machines)."""
 
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import psycopg
 from fastapi import APIRouter, Request
@@ -60,7 +62,7 @@ def _database(request: Request, error: Exception) -> HTMLResponse:
 class PageRoute(APIRoute):
     """A route whose errors render the dashboard's error page instead of JSON."""
 
-    def get_route_handler(self):  # type: ignore[no-untyped-def]
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def page(request: Request) -> Response:

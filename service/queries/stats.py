@@ -1,14 +1,13 @@
-"""Row counts for `/` and the active version for health checks."""
+"""Row counts for `/` (the active version: cinecluster.activation)."""
 
 import psycopg
 from sqlalchemy import func, select, text
 
-from cinecluster.tables import active_model, movies
-from service.sql import DbConnection, compile_sql, fetch_one, fetch_value
+from cinecluster.tables import movies
+from service.sql import compile_sql, fetch_one, fetch_value
 
 EXACT_BELOW = 1_000_000  # count(*) of 25M ratings takes seconds; the planner's estimate is instant
 
-ACTIVE_VERSION = compile_sql(select(active_model.c.version))
 MOVIE_COUNT = compile_sql(select(func.count()).select_from(movies))
 ESTIMATE = compile_sql(
     text(
@@ -17,10 +16,6 @@ ESTIMATE = compile_sql(
     )
 )
 EXACT = {t: f"SELECT count(*) FROM {t}" for t in ("ratings", "tags")}
-
-
-def active_version(conn: DbConnection) -> int | None:
-    return fetch_value(conn, ACTIVE_VERSION)
 
 
 def _count(conn: psycopg.Connection, table: str) -> int:

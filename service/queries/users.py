@@ -6,7 +6,7 @@ import psycopg
 from sqlalchemy import bindparam, exists, select, text
 
 from cinecluster.tables import active_model, ratings
-from service.sql import compile_sql, fetch_all, fetch_one
+from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
 LIKED = 4.0  # MovieLens convention: 4 stars and up is "liked"
 # Liked ratings weigh most, middling ones some, disliked ones little (they still show taste).
@@ -66,7 +66,7 @@ def get_user(conn: psycopg.Connection, user_id: int) -> UserContext | None:
     return UserContext(user_id, row.version) if row and row.known else None
 
 
-def cluster_affinities(conn: psycopg.Connection, user_id: int, version: int) -> list[ClusterAffinity]:
+def cluster_affinities(conn: DbConnection, user_id: int, version: int) -> list[ClusterAffinity]:
     """Per cluster of `version`: movies rated, liked, and affinity; highest affinity first."""
     rows = fetch_all(conn, AFFINITIES, {"user_id": user_id, "version": version})
     return [ClusterAffinity(r.cluster, r.rated, r.liked, float(r.affinity)) for r in rows]

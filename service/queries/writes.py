@@ -8,7 +8,8 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cinecluster.tables import movies
-from service.sql import compile_sql, fetch_all
+from scheduler.placement import place_movie
+from service.sql import DbConnection, compile_sql, fetch_all
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
@@ -53,8 +54,6 @@ def insert_movie(conn: Connection, movie_id: int | None, title: str, genres: lis
     )
     if conn.execute(stmt).scalar_one_or_none() is None:
         raise MovieExists(movie_id)
-    from scheduler.placement import place_movie  # numpy & the feature code: loaded on first use
-
     place_movie(conn, movie_id)
     return movie_id
 
@@ -102,7 +101,7 @@ UPSERT = compile_sql(
 )
 
 
-def upsert_ratings(conn: Connection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
+def upsert_ratings(conn: DbConnection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
     """Like the loader's append mode: a duplicate (user, movie) keeps the latest timestamp."""
     users, movie_ids, stars, ts = (list(col) for col in zip(*rows, strict=True))
     result = fetch_all(

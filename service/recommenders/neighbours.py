@@ -82,7 +82,7 @@ def similar(
     seed: int | None = None,
     exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
-    params = {"version": version, "movie_id": movie_id, "genre": genre, "exclude": exclude_param(exclude)}
+    params: dict[str, object] = {"version": version, "movie_id": movie_id, "genre": genre, "exclude": exclude_param(exclude)}
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
     result = [nearest(r) for r in rows]
     if len(result) == n or cluster is None:
@@ -97,7 +97,7 @@ def _fill(
     counted = fetch_one(conn, NEIGHBOUR_COUNT, params)
     assert counted is not None
     fill_offset = max(0, offset - int(counted.neighbours))
-    ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]
+    ranking = RANKINGS.get(conn, int(params["version"])).get(cluster)  # type: ignore[call-overload]  # an int, from similar()
     if ranking is None:
         return []
     # the page's end, past what FILL removes: the neighbours, the movie itself, the excluded

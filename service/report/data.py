@@ -6,10 +6,10 @@ from typing import Any
 
 import psycopg
 
+from cinecluster.activation import active_version
 from service.queries.clusters import cluster_movies, cluster_summaries, feature_sample
 from service.queries.models import list_models
 from service.queries.movies import MovieRecord
-from service.queries.stats import active_version
 
 TOP_MOVIES = 5
 ALL_GENRES = 1_000  # "top N genres" large enough to return every genre of a cluster

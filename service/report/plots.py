@@ -22,11 +22,11 @@ def avg_rating_png(data: ReportData) -> bytes:
     """Mean rating of each cluster's movies (over all their ratings), with the overall mean."""
     fig = Figure(figsize=(8, 4.5), layout="tight")
     ax = fig.subplots()
-    rated = [part for part in data.clusters if part.avg_rating is not None]
-    ax.bar([str(p.cluster) for p in rated], [p.avg_rating for p in rated], color="tab:orange")
-    total = sum(p.rating_count for p in rated)
+    rated = [(part, part.avg_rating) for part in data.clusters if part.avg_rating is not None]
+    ax.bar([str(p.cluster) for p, _ in rated], [average for _, average in rated], color="tab:orange")
+    total = sum(p.rating_count for p, _ in rated)
     if total:
-        overall = sum((p.avg_rating or 0.0) * p.rating_count for p in rated) / total
+        overall = sum(average * p.rating_count for p, average in rated) / total
         ax.axhline(overall, color="grey", linestyle="--", linewidth=1, label=f"all ratings: {overall:.2f}")
         ax.legend(loc="upper left")
     ax.set_ylim(0, 5)

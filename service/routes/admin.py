@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy import Connection
 
+from cinecluster.activation import active_version
 from scheduler import heartbeat, pending, runs
 from scheduler.options import ReclusterOptions
 from service.dependencies import require_admin
 from service.errors import not_found
-from service.queries.stats import active_version
 from service.schemas.admin import ReclusterRequest, RunOut, RunRequested, SchedulerOut
 from service.schemas.common import RunIdPath, errors
 

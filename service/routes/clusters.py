@@ -7,12 +7,12 @@ import psycopg
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from cinecluster.activation import active_version
 from service import plots
 from service.dependencies import DbDep
 from service.errors import no_active_model, not_found
 from service.queries import clusters as q
 from service.queries.movies import movies_by_ids
-from service.queries.stats import active_version
 from service.recommenders.ranking import RANKINGS
 from service.routes.movies import movie_out
 from service.schemas.clusters import ClusterList, ClusterMoviePage, ClusterOut, GenreShare, TopMovie
@@ -31,7 +31,7 @@ class PlotKind(StrEnum):
 class SortKey(StrEnum):
     popularity = "popularity"
     rating = "rating"
-    title = "title"
+    title = "title"  # type: ignore[assignment]  # the API's value; hides str.title, never called on it
     distance = "distance"
     movieId = "movieId"
 

@@ -4,9 +4,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from cinecluster.activation import active_version
 from service.dependencies import DbDep
 from service.errors import no_active_model
-from service.queries.stats import active_version
 from service.schemas.common import errors
 from service.schemas.health import Health, Ready
 

@@ -4,11 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from cinecluster.activation import set_active
+from cinecluster.activation import active_version, set_active
 from service.dependencies import DbDep, require_admin
 from service.errors import no_active_model, not_found
 from service.queries.models import list_models
-from service.queries.stats import active_version
 from service.schemas.common import errors
 from service.schemas.models import ModelOut
 

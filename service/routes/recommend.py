@@ -24,8 +24,9 @@ from service.schemas.recommend import ExcludeQuery, RecommendationOut, parse_exc
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 
-UserStrategyName = StrEnum("UserStrategyName", {name: name for name in STRATEGIES})  # type: ignore[misc]
-MovieStrategyName = StrEnum("MovieStrategyName", {name: name for name in MOVIE_STRATEGIES})  # type: ignore[misc]
+# Members from the registries (mypy types only enums whose members are written out)
+UserStrategyName = StrEnum("UserStrategyName", {name: name for name in STRATEGIES})  # type: ignore[misc]  # see above
+MovieStrategyName = StrEnum("MovieStrategyName", {name: name for name in MOVIE_STRATEGIES})  # type: ignore[misc]  # see above
 
 # The one-statement hot path of /recommend/movie, for the strategies read from an item table.
 HOT_SIMILAR = {"ease": ease.similar_page, "co_liked": liked_neighbours.similar_page}

@@ -4,8 +4,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter
 
+from cinecluster.activation import active_version
 from service.dependencies import DbDep
-from service.queries.stats import active_version, row_counts
+from service.queries.stats import row_counts
 from service.schemas.common import errors
 from service.schemas.health import Counts, RootOut
 

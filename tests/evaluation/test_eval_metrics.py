@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from evaluation.metrics import (
+from ranking.metrics import (
     coverage,
     hit_rate_at_k,
     ndcg_at_k,

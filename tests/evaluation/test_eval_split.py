@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluation.split import held_out_count, last_n_split, random_split, split, temporal_split
+from ranking.split import held_out_count, last_n_split, random_split, split, temporal_split
 
 
 def test_last_fifth_by_time_is_held_out() -> None:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from scheduler.features import features_for
+from scheduler.options import ReclusterOptions
 from scheduler.placement import load_model
 
 # figures of ml-latest-small itself (counts, user and movie ids, titles)
@@ -39,6 +40,9 @@ def test_recluster_twice_then_roll_back_and_export(run_cli, db_url: str, tmp_pat
     assert result["version"] == 2
     assert sum(result["metrics"]["cluster_sizes"]) == 9742
     assert result["data_counts"] == {"movies": 9742, "ratings": 100836, "users": 610, "tags": 3683}
+    # the version keeps every option of its run (the engine: the one that ran), as --json prints
+    assert {**result["params"], "engine": None}.items() >= ReclusterOptions().stored().items()
+    assert result["params"]["engine"] == "local" and result["params"]["features"]["genres"]
 
     listed = run_cli("model", "list", "--json")
     assert [(v["version"], v["active"]) for v in json.loads(listed.stdout)] == [(1, False), (2, True)]

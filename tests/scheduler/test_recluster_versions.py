@@ -4,10 +4,11 @@ import pytest
 from recluster_factories import make_catalogue
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
 
+from cinecluster.activation import active_version
 from cinecluster.errors import UserError
 from cinecluster.tables import model_versions, movie_clusters, recluster_runs
 from scheduler.job import run_recluster
-from scheduler.versions import PARTITIONED, WriteContext, activate, active_version, prune
+from scheduler.versions import PARTITIONED, WriteContext, activate, prune
 
 
 def _assignments(conn: Connection, version: int) -> dict[int, int]:

@@ -17,14 +17,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import schemathesis
-from api_helpers import TOKEN, auth
+from api_helpers import auth, served
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -39,7 +38,6 @@ from schemathesis.specs.openapi.checks import (
 pytestmark = pytest.mark.slow
 
 EXAMPLES = 25  # per operation and mode: bounded so the suite stays fast
-READY_DEADLINE_S = 120
 CHECKS = {
     GenerationMode.POSITIVE: [
         not_a_server_error,
@@ -68,46 +66,14 @@ def _negated(case: schemathesis.Case) -> set[ParameterLocation]:
     return {where for where, info in case.meta.components.items() if info.mode is GenerationMode.NEGATIVE}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(databases, clustered_template: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def server(databases, clustered_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """Base URL of `cinecluster serve` (uvicorn, the real HTTP stack) on a clustered clone of its
     own: fuzzed writes (movies, ratings, run requests) must not leak into other tests."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": databases.create(template=clustered_template)}
-    env["CINECLUSTER_ADMIN_TOKEN"] = TOKEN
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cinecluster", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_DEADLINE_S
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"serve not answering within {READY_DEADLINE_S} s")
-        time.sleep(0.1)  # poll interval; the condition is the HTTP answer above
-    yield base
-    process.terminate()
-    _, err = process.communicate(timeout=30)
-    assert "Traceback" not in err, err
+    db_url = databases.create(template=clustered_template)
+    with served(db_url, tmp_path_factory.mktemp("serve")) as server:
+        yield server.base
+    assert "Traceback" not in server.stderr(), server.stderr()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ The app answers through HTTP (TestClient); the scheduler is `python -m cineclust
 a real process, killed for real. Waiting is polling with a deadline, never a sleep.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -149,45 +148,6 @@ def test_a_requested_run_completes_in_the_scheduler_process(
     active = api.get("/models/active").json()
     assert (active["version"], active["params"]["k"], active["params"]["seed"]) == (2, 7, 3)
     assert api.get("/admin/scheduler", headers=auth()).json()["activeRun"] is None
-
-
-def test_the_api_never_loads_the_job(clustered_db_url: str) -> None:
-    """In a fresh interpreter: the app, a run requested, a rating posted, the stored and the live
-    ranking (with exclusions, the popular fallback, a session basket, many users), the scheduler's
-    state, a user's and a movie's page answered and a movie hidden, and no scikit-learn, scipy,
-    job or numpy ranker module loaded (those are the scheduler's)."""
-    script = f"""
-import json, sys
-from fastapi.testclient import TestClient
-from cinecluster.settings import Settings
-from service.app import create_app
-app = create_app(Settings(database_url={clustered_db_url!r}, admin_token="t"))
-admin = {{"Authorization": "Bearer t"}}
-with TestClient(app) as client:
-    answer = client.post("/admin/recluster", headers=admin)
-    rated = client.post("/ratings", json=[{{"userId": 1, "movieId": 1, "rating": 4.0}}], headers=admin)
-    pages = [client.get(p, headers=admin).status_code for p in ("/recommend/user/1",
-             "/recommend/user/2", "/admin/scheduler", "/dashboard/users/1",
-             "/recommend/user/3?exclude=1,2&strategy=cluster", "/recommend/movie/1?exclude=2",
-             "/recommend/user/999999999?fallback=popular", "/dashboard/movies/1")]
-    pages += [client.post("/recommend/session", json={{"movieIds": [1, 2]}}).status_code,
-              client.post("/recommend/users", json={{"userIds": [1, 2, 999999999]}}).status_code,
-              client.patch("/movies/2", json={{"hidden": True}}, headers=admin).status_code]
-heavy = ("sklearn", "skl2onnx", "onnx", "scipy", "pyspark", "py4j")
-job = ("scheduler.job", "scheduler.clustering", "scheduler.schedule", "scheduler.engines",
-       "scheduler.refresh", "ranking.users")
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in job)
-print(json.dumps({{"status": answer.status_code, "rated": rated.status_code, "pages": pages,
-                  "loaded": loaded}}))
-"""
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout.splitlines()[-1]) == {
-        "status": 202,
-        "rated": 201,
-        "pages": [200] * 11,
-        "loaded": [],
-    }
 
 
 def test_a_request_without_a_scheduler_waits_and_runs_when_one_starts(

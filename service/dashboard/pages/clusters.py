@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from cinecluster.activation import active_version
 from service.dashboard.errors import page_router
 from service.dashboard.templating import render
 from service.dependencies import pool_of, require_version
 from service.errors import not_found
 from service.queries.clusters import SORTS, ClusterSummary, cluster_movies, cluster_summaries
-from service.queries.stats import active_version
 from service.schemas.common import ClusterPath
 
 router = page_router("/dashboard/clusters")

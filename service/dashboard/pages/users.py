@@ -37,7 +37,7 @@ def recommendation_lists(
     strategies = {**STRATEGIES, "cluster": cluster.with_affinities(affinities)}
     lists = []
     for name, strategy in strategies.items():
-        page = {"n": RECOMMENDED, "offset": 0, "genre": None, "version": version}
+        page: dict[str, Any] = {"n": RECOMMENDED, "offset": 0, "genre": None, "version": version}
         items = ease.stored(conn, user_id, **page) if name == DEFAULT_STRATEGY else None
         source = "stored" if items is not None else "live"
         if items is None:

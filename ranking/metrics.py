@@ -5,9 +5,12 @@ For one user: `ranked` is the recommended list (best first, possibly shorter tha
 a shorter list (an empty slot is a miss); recall divides by the number of relevant movies;
 NDCG uses gain 1 per hit and a log2(rank + 1) discount, normalised by the ideal list of
 min(|relevant|, k) hits. Users without relevant movies are skipped by the caller.
+
+Shared by `cinecluster evaluate` (evaluation/) and the recluster's holdout check
+(scheduler/quality.py), which may not import evaluation/: so it lives beside the ranking it judges.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +62,7 @@ class Scores:
 
 
 def score_lists(
-    lists: dict[int, Sequence[int]], relevant: dict[int, set[int]], catalogue_size: int, k: int
+    lists: Mapping[int, Sequence[int]], relevant: Mapping[int, set[int]], catalogue_size: int, k: int
 ) -> Scores:
     """Average the per-user metrics; a user with no list counts as an empty list (all misses)."""
     users = [user for user, movies in relevant.items() if movies]

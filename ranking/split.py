@@ -11,6 +11,9 @@ Ordering ties by movieId makes the two temporal splits deterministic when a user
 movies in the same second, and keeps them leak-free: no training rating of a user is later
 than any of that user's held-out ratings. The random split is deterministic for a seed and
 does not depend on the input's row order; it is not leak-free, by design.
+
+Shared by `cinecluster evaluate` (evaluation/) and the recluster's holdout check
+(scheduler/quality.py), which may not import evaluation/: so they live beside the ranking they judge.
 """
 
 import numpy as np
