@@ -5,6 +5,8 @@ favourite cluster (most rated movies; ties: lowest id), seen movies included, as
 `.sample(n)` did. `popularity` is the most rated unseen movies of the training data.
 """
 
+from collections.abc import Sequence
+
 from sqlalchemy import text
 
 from service.recommenders.types import Recommendation
@@ -55,12 +57,15 @@ def team_as_written(
     genre: str | None,
     version: int,
     seed: int | None,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
-    params = {"version": version, "user_id": user_id, "n": n, "offset": offset, "seed": seed or 0}
-    return [
+    window = _window(n, offset, exclude)
+    params = {"version": version, "user_id": user_id, **window, "seed": seed or 0}
+    items = [
         Recommendation(r.movie_id, r.title, list(r.genres), r.cluster, None, "random pick, favourite cluster")
         for r in fetch_all(conn, TEAM_AS_WRITTEN, params)
     ]
+    return _page(items, n, offset, exclude)
 
 
 def popularity(
@@ -72,9 +77,24 @@ def popularity(
     genre: str | None,
     version: int,
     seed: int | None,
+    exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
-    params = {"user_id": user_id, "n": n, "offset": offset}
-    return [
+    params = {"user_id": user_id, **_window(n, offset, exclude)}
+    items = [
         Recommendation(r.movie_id, r.title, list(r.genres), None, float(r.rating_count), "most rated")
         for r in fetch_all(conn, POPULARITY, params)
     ]
+    return _page(items, n, offset, exclude)
+
+
+def _window(n: int, offset: int, exclude: Sequence[int]) -> dict[str, int]:
+    """The rows to read: the page as asked, or (with exclusions) from the start to its end plus
+    as many as may be excluded (the UserStrategy contract: excluded ids leave before paging)."""
+    return {"n": n, "offset": offset} if not exclude else {"n": offset + n + len(exclude), "offset": 0}
+
+
+def _page(items: list[Recommendation], n: int, offset: int, exclude: Sequence[int]) -> list[Recommendation]:
+    if not exclude:
+        return items
+    skip = set(exclude)
+    return [i for i in items if i.movie_id not in skip][offset : offset + n]

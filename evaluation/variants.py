@@ -99,7 +99,7 @@ def _sweep(group: str, field: str, values: tuple[float, ...]) -> list[Variant]:
             DEFAULT,
             name=f"{group} {value:g}{' *' if value == default else ''}",
             group=group,
-            **{field: value},
+            **{field: value},  # type: ignore[arg-type]  # field names a float field of Variant
         )
         for value in values
     ]

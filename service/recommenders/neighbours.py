@@ -82,7 +82,12 @@ def similar(
     seed: int | None = None,
     exclude: Sequence[int] = (),
 ) -> list[Recommendation]:
-    params: dict[str, object] = {"version": version, "movie_id": movie_id, "genre": genre, "exclude": exclude_param(exclude)}
+    params: dict[str, object] = {
+        "version": version,
+        "movie_id": movie_id,
+        "genre": genre,
+        "exclude": exclude_param(exclude),
+    }
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
     result = [nearest(r) for r in rows]
     if len(result) == n or cluster is None:

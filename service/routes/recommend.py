@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from cinecluster.activation import active_version
 from service.database import Pool
 from service.dependencies import async_pool_of, movie_or_404, pool_of, require_version
 from service.errors import not_found
-from service.queries.stats import active_version
 from service.queries.users import get_user
 from service.recommenders import (
     DEFAULT_MOVIE_STRATEGY,
