@@ -1,8 +1,8 @@
 """REST API under load: our hot endpoints against two references in the same app, and the
 team's pandas draft, driven by wrk (a load tool outside the server process).
 
-Per dataset (ml-latest-small; synthetic 5M and 25M ratings from /work/bench-data, made by
-`cinecluster synth`) in its own database bench_api_<label> (load + recluster with the real
+Per dataset (ml-latest-small; synthetic 5M and 25M ratings from --bench-data, default
+../bench-data relative to the working directory, made by `cinecluster synth`) in its own database bench_api_<label> (load + recluster with the real
 CLI; kept between runs with --reuse, dropped with --drop):
   * uvicorn (1 worker unless --workers) serving benchmarks/api_app.py: the real app plus
     /bench/trivial (framework ceiling), /bench/async/pk/{id} (one primary-key lookup: the
@@ -41,10 +41,11 @@ from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shar
 
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, Settings  # noqa: E402
 
+BENCH_DATA = Path("../bench-data")  # relative to the working directory; --bench-data
 DATASETS = {
     "ml-latest-small": DEFAULT_SAMPLE_DATA,
-    "synth5m": Path("/work/bench-data/synth5m"),
-    "synth25m": Path("/work/bench-data/synth25m"),
+    "synth5m": BENCH_DATA / "synth5m",
+    "synth25m": BENCH_DATA / "synth25m",
 }
 PANDAS_ON = {"ml-latest-small", "synth5m"}
 PYTHON = sys.executable
@@ -336,6 +337,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument(
+        "--bench-data",
+        type=Path,
+        default=BENCH_DATA,
+        help="directory holding synth5m/ and synth25m/ (default: ../bench-data, relative to the working directory)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="rounds (medians are reported)")
     parser.add_argument("--workers", type=int, default=1)
@@ -346,6 +353,8 @@ def main() -> None:
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print instead of writing docs/benchmarks.md")
     args = parser.parse_args()
+    for label in ("synth5m", "synth25m"):
+        DATASETS[label] = args.bench_data / label
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

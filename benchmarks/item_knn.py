@@ -11,7 +11,8 @@ Peak RSS of the process is reported. Results go to docs/benchmarks.md ("Item-kNN
 
 Run (heavy: serialise with the others):
     flock /tmp/cinecluster-bench.lock .venv/bin/python benchmarks/item_knn.py [--database URL]
-Without --database it loads /work/bench-data/synth25m into its own database `bench_item_knn`
+Without --database it loads --data (default ../bench-data/synth25m, relative to the working
+directory) into its own database `bench_item_knn`
 (dropped at the end unless --keep); with --database it only reads that database's ratings.
 """
 

@@ -1,4 +1,4 @@
-"""The data team's draft API (docs: /work/shared/context/team-handover.txt), as written:
+"""The data team's draft API (from their hand-over notes), as written:
 CSV files loaded into pandas at start-up, every request a scan of the DataFrames.
 
 The benchmark's reference row. Files from PANDAS_DRAFT_DIR: clusters_movies.csv
