@@ -2,8 +2,9 @@
 team's pandas draft, driven by wrk (a load tool outside the server process).
 
 Per dataset (ml-latest-small; synthetic 5M and 25M ratings from --bench-data, default
-../bench-data relative to the working directory, made by `cinecluster synth`) in its own database bench_api_<label> (load + recluster with the real
-CLI; kept between runs with --reuse, dropped with --drop):
+../bench-data relative to the working directory, made by `cinecluster synth`) in its own
+database bench_api_<label> (load + recluster with the real CLI; kept between runs with
+--reuse, dropped with --drop):
   * uvicorn (1 worker unless --workers) serving benchmarks/api_app.py: the real app plus
     /bench/trivial (framework ceiling), /bench/async/pk/{id} (one primary-key lookup: the
     DB-bound ceiling), and `def` twins of /movie, /recommend/movie, /recommend/user and the pk
@@ -341,7 +342,7 @@ def main() -> None:
         "--bench-data",
         type=Path,
         default=BENCH_DATA,
-        help="directory holding synth5m/ and synth25m/ (default: ../bench-data, relative to the working directory)",
+        help="directory holding synth5m/ and synth25m/ (default: ../bench-data, from the working directory)",
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="rounds (medians are reported)")

@@ -50,10 +50,11 @@ BATCH = 100
 NOTES = """How it scales: a session reads its basket from the request and the active version's item
 tables, which are movies-sized (the item model's rows of its --ease-movies most-liked movies,
 at most --ease-k each; the successors), never the ratings, so its cost follows the basket's
-size, not the number of ratings (the 20 ms goal is set at synthetic 25M). The empty basket reads the most rated movies in order
-(index ix_movie_features_popularity). `POST /recommend/users` reads all the stored pages in
-one statement; users whose stored list cannot serve (they rated since it was ranked) are
-ranked live one by one, as a single call would."""
+size, not the number of ratings (the 20 ms goal is set at synthetic 25M). The empty basket
+reads the most rated movies in order (index ix_movie_features_popularity).
+`POST /recommend/users` reads all the stored pages in one statement; users whose stored list
+cannot serve (they rated since it was ranked) are ranked live one by one, as a single call
+would."""
 
 # Users with enough liked ratings for a basket of :size, their latest liked movies oldest first.
 BASKETS = text(
