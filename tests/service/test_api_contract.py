@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import httpx
 import pytest
 import schemathesis
 from api_helpers import auth, served
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
@@ -59,6 +60,15 @@ CHECKS = {
 # overrides a generated Authorization header. Not the query: unknown query parameters are ignored,
 # as HTTP APIs do (a declared one with a bad value is still a 422, and never a 5xx).
 HELD_TO_THE_SCHEMA = {ParameterLocation.BODY, ParameterLocation.PATH}
+# uvicorn's HTTP parser (httptools) refuses a request target past 64 KiB with a bare text/plain
+# 400 before the app sees it (docs/api.md); a query within the documented bounds can pass that
+# once percent-encoded (exclude= allows 5,500 characters: up to 12 bytes each as UTF-8 escapes).
+MAX_TARGET_BYTES = 65_535
+
+
+def _target_bytes(case: schemathesis.Case) -> int:
+    query = urllib.parse.urlencode(case.query or {}, doseq=True)
+    return len(case.formatted_path.encode()) + 1 + len(query)
 
 
 def _negated(case: schemathesis.Case) -> set[ParameterLocation]:
@@ -126,6 +136,7 @@ def test_generated_requests_get_documented_answers(
             derandomize=True,
         )
         def fuzz(case: schemathesis.Case) -> None:
+            assume(_target_bytes(case) <= MAX_TARGET_BYTES)  # the HTTP layer's limit, not the API's
             checks = CHECKS[mode]
             if _negated(case) - HELD_TO_THE_SCHEMA:
                 checks = CHECKS[GenerationMode.POSITIVE]  # still: no 5xx, answers as documented
