@@ -22,7 +22,7 @@ from service.app import create_app
 from service.dependencies import DbDep, movie_or_404, user_or_404
 from service.errors import not_found
 from service.queries.movies import get_movie
-from service.recommenders import ease
+from service.recommenders import ListRequest, ease
 from service.recommenders.weighted import STORED_ACTIVE
 from service.routes.movies import movie_out
 from service.schemas.movies import MovieOut
@@ -77,9 +77,7 @@ def bench_app() -> FastAPI:
             if len(recs) < n:
                 movie = movie_or_404(conn, movie_id)
                 version = movie.version or 0
-                recs = ease.similar(
-                    conn, movie_id, cluster=movie.cluster, n=n, offset=0, genre=None, version=version
-                )
+                recs = ease.similar(conn, movie_id, movie.cluster, ListRequest(n, 0, None, version))
         return recommendations_response(recs)
 
     @bench.get(
@@ -93,7 +91,7 @@ def bench_app() -> FastAPI:
             recs = ease.RANKING.rows(fetch_all(conn, STORED_ACTIVE[False], page))
             if len(recs) < n:
                 version = user_or_404(conn, user_id).version or 0
-                recs = ease.RANKING.live(conn, user_id, n=n, offset=0, genre=None, version=version)
+                recs = ease.RANKING.live(conn, user_id, ListRequest(n, 0, None, version))
         return recommendations_response(recs)
 
     @bench.get(
@@ -104,7 +102,7 @@ def bench_app() -> FastAPI:
         """The live SQL ranking only: what a user who rated since the last run gets."""
         with db.connection() as conn:
             user = user_or_404(conn, user_id)
-            recs = ease.RANKING.live(conn, user_id, n=n, offset=0, genre=None, version=user.version or 0)
+            recs = ease.RANKING.live(conn, user_id, ListRequest(n, 0, None, user.version or 0))
         return recommendations_response(recs)
 
     # Routes match in order. The references sit in front, so they are the true ceilings (appended

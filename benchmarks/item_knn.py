@@ -1,6 +1,6 @@
 """The recluster job's item-kNN step at 25M ratings, phase by phase, against its bare parts.
 
-Phases of scheduler/quality.py's step, each timed (median of rounds):
+Phases of scheduler/item_knn.py's step, each timed (median of rounds):
   fetch    liked (user, movie, time) rows into numpy (scheduler.item_knn.fetch_liked)
   matrix   each user's latest TABLE_CAP liked movies as a users x movies CSR matrix
   top-n    co-like products block by block + cosine + top-50 (scheduler.item_knn.top_neighbours)

@@ -59,8 +59,8 @@ PIPELINES = ("baseline", "new")
 # (module, function, label): sub-steps timed inside the child (wrapped, not changed)
 SUB_STEPS = (
     ("scheduler.ratings", "fetch_ratings", "item_knn: fetch all ratings (once, for every step)"),
-    ("scheduler.quality", "top_neighbours", "item_knn: co-like top-50"),
-    ("scheduler.quality", "write_item_neighbours", "item_knn: write item_neighbours"),
+    ("scheduler.item_knn", "top_neighbours", "item_knn: co-like top-50"),
+    ("scheduler.item_knn", "write_item_neighbours", "item_knn: write item_neighbours"),
     ("scheduler.item_model", "gram", "item_model: Gram XᵀX (sparse product)"),
     ("scheduler.item_model", "ease_weights", "item_model: inverse (EASE weights)"),
     ("scheduler.item_model", "prune", "item_model: prune to top-k"),
@@ -110,9 +110,10 @@ def _instrument(subs: dict[str, dict[str, float]]) -> None:
 def child(pipeline: str, url: str) -> None:
     import threadpoolctl
 
+    from scheduler.item_knn import item_knn_step
     from scheduler.job import run_recluster
     from scheduler.progress import StepUpdate
-    from scheduler.quality import holdout_step, item_knn_step
+    from scheduler.quality import holdout_step
     from scheduler.steps import default_write_steps
     from scheduler.user_lists import user_lists_step
 

@@ -5,11 +5,9 @@ favourite cluster (most rated movies; ties: lowest id), seen movies included, as
 `.sample(n)` did. `popularity` is the most rated unseen movies of the training data.
 """
 
-from collections.abc import Sequence
-
 from sqlalchemy import text
 
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all
 
 TEAM_AS_WRITTEN = compile_sql(
@@ -48,53 +46,33 @@ POPULARITY = compile_sql(
 )
 
 
-def team_as_written(
-    conn: DbConnection,
-    user_id: int,
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None,
-    exclude: Sequence[int] = (),
-) -> list[Recommendation]:
-    window = _window(n, offset, exclude)
-    params = {"version": version, "user_id": user_id, **window, "seed": seed or 0}
+def team_as_written(conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
+    params = {"version": request.version, "user_id": user_id, **_window(request), "seed": request.seed or 0}
     items = [
         Recommendation(r.movie_id, r.title, list(r.genres), r.cluster, None, "random pick, favourite cluster")
         for r in fetch_all(conn, TEAM_AS_WRITTEN, params)
     ]
-    return _page(items, n, offset, exclude)
+    return _page(items, request)
 
 
-def popularity(
-    conn: DbConnection,
-    user_id: int,
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None,
-    exclude: Sequence[int] = (),
-) -> list[Recommendation]:
-    params = {"user_id": user_id, **_window(n, offset, exclude)}
+def popularity(conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
+    params = {"user_id": user_id, **_window(request)}
     items = [
         Recommendation(r.movie_id, r.title, list(r.genres), None, float(r.rating_count), "most rated")
         for r in fetch_all(conn, POPULARITY, params)
     ]
-    return _page(items, n, offset, exclude)
+    return _page(items, request)
 
 
-def _window(n: int, offset: int, exclude: Sequence[int]) -> dict[str, int]:
+def _window(request: ListRequest) -> dict[str, int]:
     """The rows to read: the page as asked, or (with exclusions) from the start to its end plus
     as many as may be excluded (the UserStrategy contract: excluded ids leave before paging)."""
+    n, offset, exclude = request.n, request.offset, request.exclude
     return {"n": n, "offset": offset} if not exclude else {"n": offset + n + len(exclude), "offset": 0}
 
 
-def _page(items: list[Recommendation], n: int, offset: int, exclude: Sequence[int]) -> list[Recommendation]:
-    if not exclude:
+def _page(items: list[Recommendation], request: ListRequest) -> list[Recommendation]:
+    if not request.exclude:
         return items
-    skip = set(exclude)
-    return [i for i in items if i.movie_id not in skip][offset : offset + n]
+    skip = set(request.exclude)
+    return [i for i in items if i.movie_id not in skip][request.offset : request.offset + request.n]

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 from evaluation.data import Holdout
-from service.recommenders import MOVIE_STRATEGIES, MovieStrategy
+from service.recommenders import MOVIE_STRATEGIES, ListRequest, MovieStrategy
 from service.recommenders.liked_neighbours import similar as co_liked_similar
 
 QUERY_MOVIES = text(
@@ -50,12 +50,11 @@ def movie_lists(
         seen.setdefault(int(user), set()).add(int(movie))
     wanted = set(users)
     lists: dict[int, list[int]] = {}
+    request = ListRequest(FETCH, 0, None, version, seed)
     for row in conn.execute(QUERY_MOVIES, {"version": version}):
         if row.user_id not in wanted:
             continue
-        similar = strategy(
-            conn, row.movie_id, cluster=row.cluster, n=FETCH, offset=0, genre=None, version=version, seed=seed
-        )
+        similar = strategy(conn, row.movie_id, row.cluster, request)
         mine = seen.get(row.user_id, set())
         lists[row.user_id] = [r.movie_id for r in similar if r.movie_id not in mine][:k]
     return lists

@@ -34,7 +34,7 @@ from loaders.load import load_files
 from ranking.metrics import Scores, score_lists
 from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
-from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, UserStrategy
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, ListRequest, UserStrategy
 
 SEEDS = 5
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
@@ -126,12 +126,8 @@ Lists = dict[int, list[int]]
 def _lists(
     conn: Connection, strategy: UserStrategy, users: list[int], k: int, version: int, seed: int
 ) -> Lists:
-    return {
-        user: [
-            r.movie_id for r in strategy(conn, user, n=k, offset=0, genre=None, version=version, seed=seed)
-        ]
-        for user in users
-    }
+    request = ListRequest(k, 0, None, version, seed)
+    return {user: [r.movie_id for r in strategy(conn, user, request)] for user in users}
 
 
 def _row(name: str, runs: list[Lists], holdout: Holdout, catalogue: int, k: int, seconds: float) -> Row:

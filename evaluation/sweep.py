@@ -16,7 +16,7 @@ from ranking.metrics import score_lists
 from scheduler.features import FeatureOptions
 from scheduler.job import run_recluster
 from scheduler.options import ReclusterOptions, options_from
-from service.recommenders import DEFAULT_STRATEGY, STRATEGIES
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, ListRequest
 
 DEFAULTS = ReclusterOptions()
 # one option at a time; the default value is in each list, so its row is the baseline
@@ -67,10 +67,10 @@ def sweep(
 
 def _lists(conn: Connection, users: list[int], k: int, version: int) -> dict[int, list[int]]:
     strategy = STRATEGIES[DEFAULT_STRATEGY]
+    request = ListRequest(k, 0, None, version)
 
     def ranked(user: int) -> list[int]:
-        page = strategy(conn, user, n=k, offset=0, genre=None, version=version, seed=None)
-        return [r.movie_id for r in page]
+        return [r.movie_id for r in strategy(conn, user, request)]
 
     return {user: ranked(user) for user in users}
 

@@ -15,7 +15,7 @@ reads them (scheduler/ratings.py), its clusters (movie_clusters), ln(1 + ratings
 PostgreSQL (scheduler/item_knn.py `log_popularity`). The item models and the successors table
 are fitted in process with the run's functions on the run's training data: the liked rule of
 ranking/liked.py and the run's own training mask (the run hides its holdout sample's latest
-ratings from its models: scheduler/quality.py), so the default variant's tables are the stored
+ratings from its models: scheduler/holdout_sample.py), so the default variant's tables are the stored
 ones. Lists are the top k of the ranking, then the most rated unrated movies (as the API), and
 are scored like every strategy of the main table.
 
@@ -36,10 +36,11 @@ from sqlalchemy import Connection, Engine, text
 from ranking import RECENCY_QUANTUM, SEQUENCE_RECENT, W_SEQUENCE
 from ranking.liked import liked_mask
 from ranking.users import Blend, Ranker, Ratings, top_with_popular
+from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
 from scheduler.item_knn import ItemNeighbours, liked_rows, log_popularity
 from scheduler.item_model import ItemModelParams, fit_item_model
 from scheduler.options import ReclusterOptions
-from scheduler.quality import POPULARITY, _hidden, _sample_ratings, sample_users
+from scheduler.quality import POPULARITY
 from scheduler.ratings import fetch_ratings
 from scheduler.sequence import successor_counts, successor_weights
 
@@ -185,13 +186,13 @@ def _inputs(conn: Connection, version: int) -> _Inputs:
     counts[at[inside]] = np.array([r.rating_count for r in features], dtype=np.float64)[inside]
     run = fetch_ratings(conn, ids)
     ratings = run.ratings
-    # the run's training mask (scheduler/quality.py item_knn_step, through its own helpers, so
+    # the run's training mask (scheduler/item_knn.py item_knn_step, through its own helpers, so
     # the mask is the run's by construction): its holdout sample's latest ratings and ratings
     # of movies without features train nothing
     liked = liked_mask(ratings.half_stars, ratings.starts)
     users = ratings.users[np.logical_or.reduceat(liked, ratings.starts[:-1])] if len(liked) else liked
-    sample = _sample_ratings(conn, sample_users(users), ids)
-    trained = ~_hidden(ratings, sample)
+    sample = sample_ratings(conn, sample_users(users), ids)
+    trained = ~hidden_pairs(ratings, sample)
     if run.known is not None:
         trained &= run.known
     return _Inputs(

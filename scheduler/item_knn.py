@@ -13,8 +13,13 @@ co-occurrence product is computed one block of movies at a time (a sparse block 
 ~BLOCK_PRODUCTS nonzeros, ~300 MB) and only the top TOP_N per movie is kept, so memory is
 bounded by the pairs, never movies x movies (~15 GB dense at 62k movies). CPU grows with the
 sum over users of (liked movies)^2.
+
+`item_knn_step` is the recluster run's write step for the table: item_neighbours of the
+version, from the run's ratings minus the holdout sample's hidden likes
+(scheduler/holdout_sample.py).
 """
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,10 +28,12 @@ import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
 from ranking import TOP_N
-from ranking.liked import liked_sql
+from ranking.liked import latest, liked_mask, liked_sql
 from ranking.sparse import product
 from ranking.users import Ratings
-from scheduler.versions import copy_partition
+from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
+from scheduler.ratings import RunRatings, run_ratings
+from scheduler.versions import WriteContext, copy_partition
 
 TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_per_user)
 BLOCK_PRODUCTS = 20_000_000  # multiply-adds per block: bounds a block's nonzeros (~16 bytes each)
@@ -246,3 +253,50 @@ def log_popularity(conn: Connection, ids: np.ndarray) -> np.ndarray:
         movie_id = np.array([r.movie_id for r in rows], dtype=np.int64)
         values[np.searchsorted(ids, movie_id)] = [r.log_pop for r in rows]
     return values
+
+
+def item_knn_step(conn: Connection, context: WriteContext) -> None:
+    """Write item_neighbours for the version; store metrics['item_neighbours'], and leave the
+    training liked matrix and the holdout sample in the context for the item model and
+    holdout_step.
+
+    The liked pairs come from the run's ratings (read once, scheduler/ratings.py) through
+    ranking/liked.py, the same rule as the API's SQL (liked_sql), not from a second read."""
+    start = time.perf_counter()
+    ids = context.features.movie_ids
+    run = run_ratings(conn, context)
+    ratings = run.ratings
+    liked = liked_mask(ratings.half_stars, ratings.starts)
+    users = ratings.users[np.logical_or.reduceat(liked, ratings.starts[:-1])] if len(liked) else liked
+    if run.known is not None:  # a movie added since the features: not in this version's tables
+        liked &= run.known
+    sample = sample_ratings(conn, sample_users(users), ids)
+    trained = ~hidden_pairs(ratings, sample)
+    if run.known is not None:
+        trained &= run.known
+    context.trained = trained  # the next-movie counts train on the same ratings (sequence.py)
+    train = liked & trained
+    del liked
+    context.liked = liked_rows(ratings, train, len(ids))
+    context.holdout_sample = sample
+    capped = _latest_by_seconds(run, train)
+    del train
+    table = top_neighbours(liked_rows(ratings, capped, len(ids)))
+    log_pop = log_popularity(conn, ids)
+    rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
+    context.item_similarity = table.as_matrix(len(ids))
+    context.metrics["item_neighbours"] = {
+        "rows": rows,
+        "liked_pairs": int(capped.sum()),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _latest_by_seconds(run: RunRatings, mask: np.ndarray) -> np.ndarray:
+    """`mask` cut to each user's TABLE_CAP latest entries by whole seconds, then movie id
+    (descending), as item_knn.latest_per_user orders them."""
+    if run.by_seconds is None:
+        return latest(mask, run.ratings.starts, TABLE_CAP)
+    capped = np.empty_like(mask)
+    capped[run.by_seconds] = latest(mask[run.by_seconds], run.ratings.starts, TABLE_CAP)
+    return capped

@@ -66,7 +66,7 @@ FINAL_STEPS = ("activate", "analyze", "prune")
 
 
 def step_name(step: WriteStep) -> str:
-    """'write:item_knn' for scheduler.quality.item_knn_step."""
+    """'write:item_knn' for scheduler.item_knn.item_knn_step."""
     name = getattr(step, "__name__", type(step).__name__)
     return "write:" + name.strip("_").removesuffix("_step")
 

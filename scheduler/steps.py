@@ -8,8 +8,9 @@ If it raises, the version is not written and the previous one keeps serving.
 
 from typing import TYPE_CHECKING
 
+from scheduler.item_knn import item_knn_step
 from scheduler.item_model import ItemModelParams, item_model_step
-from scheduler.quality import holdout_step, item_knn_step
+from scheduler.quality import holdout_step
 from scheduler.sequence import successors_step
 from scheduler.user_lists import user_lists_step
 from scheduler.versions import WriteStep

@@ -49,6 +49,7 @@ from scheduler.engines.spark_session import (
     stop_session,
 )
 from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
+from scheduler.holdout_sample import sample_ratings, sample_users
 from scheduler.item_knn import (
     TABLE_CAP,
     ItemNeighbours,
@@ -56,7 +57,7 @@ from scheduler.item_knn import (
     write_item_neighbours,
 )
 from scheduler.item_model import ItemModelParams, LikedCounts, item_model_step
-from scheduler.quality import _sample_ratings, holdout_step, sample_users
+from scheduler.quality import holdout_step
 from scheduler.sequence import STEP_WEIGHTS, WINDOW, SuccessorCounts, successors_step
 from scheduler.user_lists import record_snapshot
 from scheduler.versions import WriteContext, WriteStep, attach_partition, create_for_version
@@ -170,7 +171,7 @@ class SparkRun:
         ]
 
     def item_knn_step(self, conn: Connection, context: WriteContext) -> None:
-        """scheduler.quality.item_knn_step: item_neighbours, the holdout sample, the training pairs."""
+        """scheduler.item_knn.item_knn_step: item_neighbours, the holdout sample, the training pairs."""
         start = time.perf_counter()
         ids = context.features.movie_ids
         with spark_errors("co-likes"):
@@ -179,7 +180,7 @@ class SparkRun:
             )
             liked = _liked(self.ratings()).join(F.broadcast(index), "movie_id")
             users = liked.select("user_id").distinct().toPandas()["user_id"].to_numpy(np.int64)
-            sample = _sample_ratings(conn, sample_users(np.sort(users)), ids)
+            sample = sample_ratings(conn, sample_users(np.sort(users)), ids)
             held_out = zip(sample.user[sample.test], sample.movie[sample.test], strict=True)
             hidden = self.spark.createDataFrame(
                 [(int(u), int(m)) for u, m in held_out], "user_id int, movie int"

@@ -1,13 +1,13 @@
 """Recommendation strategies, selectable with `?strategy=`; one module per strategy.
 
 To add one: write `service/recommenders/<name>.py` with a function matching
-`types.UserStrategy` (or `types.MovieStrategy`), register it below, and switch
-DEFAULT_STRATEGY if it wins the offline evaluation. The API's `strategy` enum, its default
-and the OpenAPI schema follow these dicts.
+`types.UserStrategy` (or `types.MovieStrategy`), which is asked a `types.ListRequest`,
+register it below, and switch DEFAULT_STRATEGY if it wins the offline evaluation. The API's
+`strategy` enum, its default and the OpenAPI schema follow these dicts.
 """
 
 from service.recommenders import cluster, ease, liked_neighbours, neighbours, random_pick
-from service.recommenders.types import MovieStrategy, Recommendation, UserStrategy
+from service.recommenders.types import ListRequest, MovieStrategy, Recommendation, UserStrategy
 
 STRATEGIES: dict[str, UserStrategy] = {
     "ease": ease.recommend,
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "MOVIE_STRATEGIES",
     "STRATEGIES",
+    "ListRequest",
     "MovieStrategy",
     "Recommendation",
     "UserStrategy",

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from service.recommenders import ease
 from service.recommenders.skip import SKIP_CTE, allowed, exclude_param, no_skip_by_default
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.recommenders.weighted import STORED_IS_CURRENT, STORED_PREFIX_POSITIONS
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
@@ -104,6 +104,6 @@ def recommend_many(
         if len(stored[user]) == n:  # as the single-user route: a full page, else the live ranking
             users[user] = ease.RANKING.rows(stored[user])
         else:
-            users[user] = ease.live(conn, user, n=n, offset=0, genre=genre, version=version, exclude=exclude)
+            users[user] = ease.live(conn, user, ListRequest(n, 0, genre, version, exclude=exclude))
             live += 1
     return Lists(version, users, unknown, live)

@@ -9,14 +9,12 @@ lists of Python ints (thousands for a heavy user); with a genre filter every can
 does, since genres live in the database.
 """
 
-from collections.abc import Sequence
-
 import numpy as np
 from sqlalchemy import text
 
 from service.queries.users import ClusterAffinity, cluster_affinities
 from service.recommenders.ranking import RANKINGS
-from service.recommenders.types import Recommendation, UserStrategy
+from service.recommenders.types import ListRequest, Recommendation, UserStrategy
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
 TOP_CLUSTERS = 3
@@ -46,63 +44,31 @@ CANDIDATES = compile_sql(
 )
 
 
-def recommend(
-    conn: DbConnection,
-    user_id: int,
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None = None,
-    exclude: Sequence[int] = (),
-) -> list[Recommendation]:
-    affinities = cluster_affinities(conn, user_id, version)
-    return recommend_from(
-        conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version, exclude=exclude
-    )
+def recommend(conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
+    return recommend_from(conn, user_id, cluster_affinities(conn, user_id, request.version), request)
 
 
 def with_affinities(affinities: list[ClusterAffinity]) -> UserStrategy:
     """`recommend` for a user whose affinities the caller has read already (the dashboard)."""
 
-    def recommend(
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None = None,
-        exclude: Sequence[int] = (),
-    ) -> list[Recommendation]:
-        return recommend_from(
-            conn, user_id, affinities, n=n, offset=offset, genre=genre, version=version, exclude=exclude
-        )
+    def recommend(conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
+        return recommend_from(conn, user_id, affinities, request)
 
     return recommend
 
 
 def recommend_from(
-    conn: DbConnection,
-    user_id: int,
-    all_affinities: list[ClusterAffinity],
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    exclude: Sequence[int] = (),
+    conn: DbConnection, user_id: int, all_affinities: list[ClusterAffinity], request: ListRequest
 ) -> list[Recommendation]:
+    n, offset, genre = request.n, request.offset, request.genre
     affinities = all_affinities[:TOP_CLUSTERS]
-    rankings = RANKINGS.get(conn, version)
+    rankings = RANKINGS.get(conn, request.version)
     packed = fetch_one(conn, RATED_AND_HIDDEN, {"user_id": user_id})
     assert packed is not None  # one row, always
     rated = np.frombuffer(packed.rated or b"", dtype=">i4")
     # removed like rated movies, after scoring (scores are per movie: the rest keep their order)
     hidden = np.frombuffer(packed.hidden or b"", dtype=">i4").astype(np.int64)
-    skip = np.concatenate([np.asarray(exclude, dtype=np.int64), hidden])
+    skip = np.concatenate([np.asarray(request.exclude, dtype=np.int64), hidden])
     removed = np.concatenate([rated.astype(np.int64), skip])
     share = {a.cluster: a.affinity for a in affinities}
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []

@@ -22,7 +22,6 @@ RANKING = StoredRanking(
 recommend = RANKING.recommend
 stored = RANKING.stored
 live = RANKING.live
-live_strategy = RANKING.live_strategy
 stored_page = RANKING.stored_page
 similar = RANKING.similar
 similar_page = RANKING.similar_page

@@ -12,6 +12,6 @@ from service.recommenders.weighted import ItemTable, WeightedRanking
 RANKING = WeightedRanking(ItemTable("item_neighbours", "similarity", "liked by people who liked", "liked by"))
 
 
-recommend = RANKING.live_strategy  # live: the stored lists are the default strategy's
+recommend = RANKING.live  # live: the stored lists are the default strategy's
 similar = RANKING.similar
 similar_page = RANKING.similar_page

@@ -5,14 +5,13 @@ reaches past them (a genre filter, deep offsets, or a movie added after the last
 has none), the list continues with the cluster's best movies by the quality ranking.
 """
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
 
 from service.recommenders.ranking import RANKINGS
 from service.recommenders.skip import allowed, exclude_param
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
 _GENRE = f"(CAST(:genre AS text) IS NULL OR CAST(:genre AS text) = ANY (m.genres)) AND {allowed('m')}"
@@ -71,22 +70,14 @@ def nearest(row: Any) -> Recommendation:
 
 
 def similar(
-    conn: DbConnection,
-    movie_id: int,
-    *,
-    cluster: int | None,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None = None,
-    exclude: Sequence[int] = (),
+    conn: DbConnection, movie_id: int, cluster: int | None, request: ListRequest
 ) -> list[Recommendation]:
+    n, offset = request.n, request.offset
     params: dict[str, object] = {
-        "version": version,
+        "version": request.version,
         "movie_id": movie_id,
-        "genre": genre,
-        "exclude": exclude_param(exclude),
+        "genre": request.genre,
+        "exclude": exclude_param(request.exclude),
     }
     rows = fetch_all(conn, NEIGHBOURS, {**params, "n": n, "offset": offset})
     result = [nearest(r) for r in rows]

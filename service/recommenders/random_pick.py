@@ -7,12 +7,11 @@ reproduce a sample; without it each request draws a fresh seed.
 """
 
 import secrets
-from collections.abc import Sequence
 
 from sqlalchemy import text
 
 from service.recommenders.skip import SKIP_CTE, allowed, exclude_param, skipped
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.sql import DbConnection, compile_sql, fetch_all
 
 # The favourite cluster from primary-key probes per rated movie (a join hashed all of
@@ -77,30 +76,21 @@ CLUSTER_SAMPLE = compile_sql(
 )
 
 
-def _seed(seed: int | None) -> int:
-    return seed if seed is not None else secrets.randbits(62)
-
-
-def recommend(
-    conn: DbConnection,
-    user_id: int,
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None = None,
-    exclude: Sequence[int] = (),
-) -> list[Recommendation]:
-    params = {
-        "version": version,
-        "user_id": user_id,
-        "genre": genre,
-        "n": n,
-        "offset": offset,
-        "exclude": exclude_param(exclude),
+def _page(request: ListRequest) -> dict[str, object]:
+    """The request's parameters; without a seed, a fresh one."""
+    return {
+        "version": request.version,
+        "genre": request.genre,
+        "n": request.n,
+        "offset": request.offset,
+        "exclude": exclude_param(request.exclude),
+        "seed": request.seed if request.seed is not None else secrets.randbits(62),
     }
-    rows = fetch_all(conn, FAVOURITE_SAMPLE[genre is not None], {**params, "seed": _seed(seed)})
+
+
+def recommend(conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
+    params = {"user_id": user_id, **_page(request)}
+    rows = fetch_all(conn, FAVOURITE_SAMPLE[request.genre is not None], params)
     return [
         Recommendation.from_row(r, score=None, reason=f"random pick from your favourite cluster {r.cluster}")
         for r in rows
@@ -108,30 +98,12 @@ def recommend(
 
 
 def similar(
-    conn: DbConnection,
-    movie_id: int,
-    *,
-    cluster: int | None,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    seed: int | None = None,
-    exclude: Sequence[int] = (),
+    conn: DbConnection, movie_id: int, cluster: int | None, request: ListRequest
 ) -> list[Recommendation]:
     """The team's /recommend/movie: a random sample of the movie's cluster (minus the movie)."""
     if cluster is None:
         return []
-    params = {
-        "version": version,
-        "cluster": cluster,
-        "movie_id": movie_id,
-        "genre": genre,
-        "n": n,
-        "offset": offset,
-        "exclude": exclude_param(exclude),
-    }
-    rows = fetch_all(conn, CLUSTER_SAMPLE, {**params, "seed": _seed(seed)})
+    rows = fetch_all(conn, CLUSTER_SAMPLE, {"cluster": cluster, "movie_id": movie_id, **_page(request)})
     return [
         Recommendation.from_row(r, score=None, reason=f"random pick from cluster {r.cluster}") for r in rows
     ]

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from ranking.liked import LIKED_STARS
 from service.recommenders import ease
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.sql import DbConnection, compile_sql, fetch_one
 
 # The active version and the basket's unknown movies, in one round trip.
@@ -72,17 +72,6 @@ def check(conn: DbConnection, basket: Basket) -> tuple[int | None, list[int]]:
     return row.version, list(row.unknown)
 
 
-def recommend(
-    conn: DbConnection,
-    basket: Basket,
-    *,
-    n: int,
-    offset: int,
-    genre: str | None,
-    version: int,
-    exclude: Sequence[int] = (),
-) -> list[Recommendation]:
+def recommend(conn: DbConnection, basket: Basket, request: ListRequest) -> list[Recommendation]:
     """The default ranking (ease) of the basket; an empty one gets the most rated movies."""
-    return ease.RANKING.for_basket(
-        conn, basket.params(), n=n, offset=offset, genre=genre, version=version, exclude=exclude
-    )
+    return ease.RANKING.for_basket(conn, basket.params(), request)

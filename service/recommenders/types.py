@@ -1,4 +1,4 @@
-"""What every recommendation strategy returns, and the signature it has."""
+"""What every recommendation strategy is asked (ListRequest), returns (Recommendation), and its signature."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,42 +33,39 @@ class Recommendation:
         )
 
 
-class UserStrategy(Protocol):
-    """`(conn, user_id, *, n, offset, genre, version, seed, exclude) -> ranked list`.
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """The page of a ranking a strategy is asked for.
 
-    Contract: never a movie the user rated nor one in `exclude`; deterministic for the same
-    database state (and seed); `genre` filters exactly; `offset` skips that many items of the
-    full ranking with the excluded movies removed (service/recommenders/skip.py).
+    `n` items after skipping `offset` of the full ranking (the excluded movies removed first,
+    service/recommenders/skip.py); only movies of `genre` when given; against the model
+    `version`; `seed` fixes a randomised strategy's sample (the others ignore it); the ids in
+    `exclude` never appear.
     """
 
-    def __call__(
-        self,
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None,
-        exclude: Sequence[int] = (),
-    ) -> list[Recommendation]: ...
+    n: int
+    offset: int
+    genre: str | None
+    version: int
+    seed: int | None = None
+    exclude: Sequence[int] = ()
+
+
+class UserStrategy(Protocol):
+    """`(conn, user_id, request) -> ranked list`.
+
+    Contract: never a movie the user rated nor one in `request.exclude`; deterministic for the
+    same database state (and seed); `genre` filters exactly; `offset` skips that many items of
+    the full ranking with the excluded movies removed (service/recommenders/skip.py).
+    """
+
+    def __call__(self, conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]: ...
 
 
 class MovieStrategy(Protocol):
-    """`(conn, movie_id, *, cluster, n, offset, genre, version, seed, exclude)`; never the query
-    movie nor one in `exclude`."""
+    """`(conn, movie_id, cluster, request) -> ranked list`, `cluster` being the movie's in
+    `request.version` (None if it has none); never the query movie nor one in `request.exclude`."""
 
     def __call__(
-        self,
-        conn: DbConnection,
-        movie_id: int,
-        *,
-        cluster: int | None,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None,
-        exclude: Sequence[int] = (),
+        self, conn: DbConnection, movie_id: int, cluster: int | None, request: ListRequest
     ) -> list[Recommendation]: ...

@@ -29,7 +29,7 @@ tests/service/test_api_session.py checks a user's ratings sent as a basket get t
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -54,7 +54,7 @@ from service.recommenders.skip import (
     no_skip_by_default,
     skipped,
 )
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.sql import DbConnection, Query, afetch_all, compile_sql, fetch_all, fetch_value
 
 # The stored list, only while it is current: the user's last rating change (if any) is visible
@@ -484,35 +484,18 @@ class WeightedRanking:
             for r in rows
         ]
 
-    def live(
-        self,
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        exclude: Sequence[int] = (),
-    ) -> list[Recommendation]:
-        """The ranking computed in SQL now, from the ratings as they are."""
-        params = {**_ranking_params(version, genre, exclude), "user_id": user_id}
-        return self._live(conn, self.by_user, params, n=n, offset=offset)
+    def live(self, conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
+        """The ranking computed in SQL now, from the ratings as they are (a UserStrategy that
+        never reads the stored list)."""
+        params = {**_ranking_params(request.version, request.genre, request.exclude), "user_id": user_id}
+        return self._live(conn, self.by_user, params, n=request.n, offset=request.offset)
 
     def for_basket(
-        self,
-        conn: DbConnection,
-        basket: dict[str, list[Any]],
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        exclude: Sequence[int] = (),
+        self, conn: DbConnection, basket: dict[str, list[Any]], request: ListRequest
     ) -> list[Recommendation]:
         """The same ranking for a profile given with the request (session.Basket.params())."""
-        params = {**_ranking_params(version, genre, exclude), **basket}
-        return self._live(conn, self.by_basket, params, n=n, offset=offset)
+        params = {**_ranking_params(request.version, request.genre, request.exclude), **basket}
+        return self._live(conn, self.by_basket, params, n=request.n, offset=request.offset)
 
     def _live(
         self, conn: DbConnection, statements: LiveStatements, params: dict[str, Any], *, n: int, offset: int
@@ -533,21 +516,6 @@ class WeightedRanking:
             )
             for r in rest
         ]
-
-    def live_strategy(
-        self,
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None = None,
-        exclude: Sequence[int] = (),
-    ) -> list[Recommendation]:
-        """`live` as a UserStrategy (the ranking computed now, never the stored list)."""
-        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude)
 
     def liked_profile(self, conn: DbConnection, user_id: int, version: int) -> list[Any]:
         """Rows (movie_id, title, genres, rating, ts) of the movies the ranking takes as liked."""
@@ -586,23 +554,19 @@ class WeightedRanking:
         return rows if len(rows) == n else None
 
     def similar(
-        self,
-        conn: DbConnection,
-        movie_id: int,
-        *,
-        cluster: int | None,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None = None,
-        exclude: Sequence[int] = (),
+        self, conn: DbConnection, movie_id: int, cluster: int | None, request: ListRequest
     ) -> list[Recommendation]:
         """/recommend/movie from the table: the movies with the movie's largest positive weights.
 
         Past them (a movie added since the last run has none; a genre filter or a deep page runs
         out), the list continues with the in-cluster `neighbours` strategy."""
-        params = {"version": version, "movie_id": movie_id, "genre": genre, "exclude": exclude_param(exclude)}
+        n, offset = request.n, request.offset
+        params = {
+            "version": request.version,
+            "movie_id": movie_id,
+            "genre": request.genre,
+            "exclude": exclude_param(request.exclude),
+        }
         page = self.table_rows(fetch_all(conn, self.similar_rows, {**params, "n": n, "offset": offset}))
         if len(page) == n:  # the common case: n rows joined, not the whole list
             return page
@@ -612,15 +576,7 @@ class WeightedRanking:
         listed = {r.movie_id for r in everything}
         skip = max(0, offset - len(everything))
         fill = in_cluster.similar(
-            conn,
-            movie_id,
-            cluster=cluster,
-            n=skip + n - len(page) + len(listed),
-            offset=0,
-            genre=genre,
-            version=version,
-            seed=seed,
-            exclude=exclude,
+            conn, movie_id, cluster, replace(request, n=skip + n - len(page) + len(listed), offset=0)
         )
         fresh = [r for r in fill if r.movie_id not in listed]
         return page + fresh[skip : skip + n - len(page)]
@@ -629,41 +585,25 @@ class WeightedRanking:
 class StoredRanking(WeightedRanking):
     """The default ranking: its lists are also stored by the recluster run (user_recommendations)."""
 
-    def recommend(
-        self,
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        seed: int | None = None,
-        exclude: Sequence[int] = (),
-    ) -> list[Recommendation]:
+    def recommend(self, conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation]:
         """The stored list while it is current and long enough for the page; else the live ranking."""
-        found = self.stored(conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude)
+        found = self.stored(conn, user_id, request)
         if found is not None:
             return found
-        return self.live(conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude)
+        return self.live(conn, user_id, request)
 
-    def stored(
-        self,
-        conn: DbConnection,
-        user_id: int,
-        *,
-        n: int,
-        offset: int,
-        genre: str | None,
-        version: int,
-        exclude: Sequence[int] = (),
-    ) -> list[Recommendation] | None:
+    def stored(self, conn: DbConnection, user_id: int, request: ListRequest) -> list[Recommendation] | None:
         """The page of the stored list, or None when it cannot serve it (out of date, too short)."""
-        page = {"user_id": user_id, "version": version, "genre": genre, "n": n, "offset": offset}
-        rows = self.rows(
-            fetch_all(conn, STORED[genre is not None], {**page, "exclude": exclude_param(exclude)})
-        )
-        return rows if len(rows) == n else None
+        page = {
+            "user_id": user_id,
+            "version": request.version,
+            "genre": request.genre,
+            "n": request.n,
+            "offset": request.offset,
+            "exclude": exclude_param(request.exclude),
+        }
+        rows = self.rows(fetch_all(conn, STORED[request.genre is not None], page))
+        return rows if len(rows) == request.n else None
 
     async def stored_page(
         self,

@@ -16,6 +16,7 @@ from service.recommenders import (
     DEFAULT_STRATEGY,
     MOVIE_STRATEGIES,
     STRATEGIES,
+    ListRequest,
     ease,
     liked_neighbours,
 )
@@ -88,17 +89,8 @@ def _similar_full(
     """Any strategy, any page, with the 404/503 checks: the full path, on the sync pool."""
     with db.connection() as conn:
         movie = movie_or_404(conn, movie_id)
-        recs = MOVIE_STRATEGIES[strategy](
-            conn,
-            movie.movie_id,
-            cluster=movie.cluster,
-            n=n,
-            offset=offset,
-            genre=genre,
-            version=require_version(movie.version),
-            seed=seed,
-            exclude=exclude,
-        )
+        request = ListRequest(n, offset, genre, require_version(movie.version), seed, exclude)
+        recs = MOVIE_STRATEGIES[strategy](conn, movie.movie_id, movie.cluster, request)
     return recommendations_response(recs)
 
 
@@ -147,7 +139,7 @@ def _for_user_full(
 ) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
     # the default strategy's stored list was just tried by the hot path: rank live directly
-    rank = ease.live_strategy if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
+    rank = ease.live if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
     with db.connection() as conn:
         user = get_user(conn, user_id)
         if user is None and fallback is None:
@@ -156,18 +148,8 @@ def _for_user_full(
             # no ratings: the ranking itself has no candidates and goes on with the most rated
             # movies (the same rule and reasons as its continuation for any user)
             version = require_version(active_version(conn))
-            popular = ease.live(
-                conn, user_id, n=n, offset=offset, genre=genre, version=version, exclude=exclude
-            )
+            popular = ease.live(conn, user_id, ListRequest(n, offset, genre, version, exclude=exclude))
             return recommendations_response(popular)
-        recs = rank(
-            conn,
-            user.user_id,
-            n=n,
-            offset=offset,
-            genre=genre,
-            version=require_version(user.version),
-            seed=seed,
-            exclude=exclude,
-        )
+        request = ListRequest(n, offset, genre, require_version(user.version), seed, exclude)
+        recs = rank(conn, user.user_id, request)
     return recommendations_response(recs)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Response
 
 from service.dependencies import DbDep, require_version
 from service.errors import ApiError
-from service.recommenders import session
+from service.recommenders import ListRequest, session
 from service.routes.recommend import N, RecOffset
 from service.schemas.common import GenreQuery, errors
 from service.schemas.recommend import (
@@ -63,6 +63,6 @@ def recommend_for_session(
         if unknown:
             raise ApiError(404, "Movie not found", {"movieIds": unknown[:20], "count": len(unknown)})
         recs = session.recommend(
-            conn, basket, n=n, offset=offset, genre=genre, version=require_version(version), exclude=skip
+            conn, basket, ListRequest(n, offset, genre, require_version(version), exclude=skip)
         )
     return recommendations_response(recs)

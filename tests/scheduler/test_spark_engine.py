@@ -104,9 +104,9 @@ def synth_db_url(databases: Any, synth_template: str) -> str:
 @pytest.fixture
 def successor_grids(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray, np.ndarray]]:
     """(Spark's grid, scheduler.sequence.successor_counts' grid) of each Spark run in the test,
-    the latter from the same ratings read in process, hidden as scheduler.quality does."""
+    the latter from the same ratings read in process, hidden as scheduler.item_knn does."""
     from scheduler.engines.spark_steps import SparkRun
-    from scheduler.quality import _hidden
+    from scheduler.holdout_sample import hidden_pairs
     from scheduler.ratings import fetch_ratings
     from scheduler.sequence import successor_counts
 
@@ -120,7 +120,7 @@ def successor_grids(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray, n
             grid = counts(covered)
             ids = context.features.movie_ids
             ratings = fetch_ratings(conn, ids)
-            trained = ~_hidden(ratings.ratings, context.holdout_sample)
+            trained = ~hidden_pairs(ratings.ratings, context.holdout_sample)
             if ratings.known is not None:
                 trained &= ratings.known
             grids.append((grid, successor_counts(ratings.ratings, covered, len(ids), trained)))

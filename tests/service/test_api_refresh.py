@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from ranking import LIST_LENGTH
 from scheduler.job import run_recluster
 from scheduler.refresh import RatingsRefresher, load_model, refresh_batch
-from service.recommenders import ease
+from service.recommenders import ListRequest, ease
 from service.recommenders.weighted import STORED
 from service.sql import fetch_all
 
@@ -44,7 +44,7 @@ def _stored(engine: Engine, user_id: int, version: int, n: int = 10) -> list:  #
 
 def _live(engine: Engine, user_id: int, version: int, n: int = 10) -> list:  # type: ignore[type-arg]
     with engine.connect() as conn:
-        return ease.RANKING.live(conn, user_id, version=version, n=n, offset=0, genre=None)
+        return ease.RANKING.live(conn, user_id, ListRequest(n, 0, None, version))
 
 
 def _row(engine: Engine, user_id: int, version: int):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from service.recommenders import ease
+from service.recommenders import ListRequest, ease
 
 SESSION = "/recommend/session"
 COUNTS = """
@@ -63,7 +63,7 @@ def test_a_users_ratings_as_a_basket_get_that_users_list(client: TestClient, rea
 def test_the_session_ranking_is_the_live_statement(client: TestClient, read_engine: Engine) -> None:
     with read_engine.connect() as conn:
         version = conn.execute(text("SELECT version FROM active_model")).scalar_one()
-        live = ease.RANKING.live(conn, 1, n=30, offset=0, genre=None, version=version)
+        live = ease.RANKING.live(conn, 1, ListRequest(30, 0, None, version))
     items = _post(client, {"ratings": _ratings_of(read_engine, 1)}, n=30)
     assert [(i["movieId"], i["score"], i["reason"]) for i in items] == [
         (r.movie_id, r.score, r.reason) for r in live

@@ -12,7 +12,7 @@ from ranking import LIST_LENGTH
 from scheduler.job import run_recluster
 from scheduler.steps import default_write_steps
 from service.recommenders import ease
-from service.recommenders.types import Recommendation
+from service.recommenders.types import ListRequest, Recommendation
 from service.recommenders.weighted import STORED
 from service.sql import fetch_all
 
@@ -31,7 +31,7 @@ def _stored(conn, user_id: int, version: int, *, n: int, offset: int = 0, genre:
 
 
 def _live(conn, user_id: int, version: int, **page) -> list[Recommendation]:  # type: ignore[no-untyped-def]
-    return ease.RANKING.live(conn, user_id, version=version, **page)
+    return ease.RANKING.live(conn, user_id, ListRequest(version=version, **page))
 
 
 def test_every_user_has_a_stored_list_equal_to_the_live_ranking(read_engine: Engine) -> None:
@@ -253,9 +253,7 @@ def test_similar_movies_hot_path_equals_the_full_path(client: TestClient, read_e
             ).scalar_one()
             across_the_end = max(lengths[movie_id] - 2, 0)
             for n, offset, genre in ((5, 0, None), (10, 3, None), (5, across_the_end, None), (5, 0, "Drama")):
-                full = ease.similar(
-                    conn, movie_id, cluster=cluster, n=n, offset=offset, genre=genre, version=version
-                )
+                full = ease.similar(conn, movie_id, cluster, ListRequest(n, offset, genre, version))
                 params = {"n": n, "offset": offset} | ({"genre": genre} if genre else {})
                 items = client.get(f"/recommend/movie/{movie_id}", params=params).json()
                 assert [(i["movieId"], i["reason"], i["score"]) for i in items] == [

@@ -9,7 +9,7 @@ from service.dashboard.errors import page_router
 from service.dashboard.templating import render
 from service.dependencies import movie_or_404, pool_of
 from service.queries.movies import search_movies
-from service.recommenders import DEFAULT_MOVIE_STRATEGY, MOVIE_STRATEGIES
+from service.recommenders import DEFAULT_MOVIE_STRATEGY, MOVIE_STRATEGIES, ListRequest
 from service.schemas.common import MovieIdPath, Text
 
 router = page_router("/dashboard/movies")
@@ -59,17 +59,9 @@ def movie(request: Request, movie_id: MovieIdPath) -> HTMLResponse:
         found = movie_or_404(conn, movie_id)
         similar = {}
         if found.version is not None:
+            page = ListRequest(SIMILAR, 0, None, found.version)
             for name, strategy in MOVIE_STRATEGIES.items():
-                similar[name] = strategy(
-                    conn,
-                    found.movie_id,
-                    cluster=found.cluster,
-                    n=SIMILAR,
-                    offset=0,
-                    genre=None,
-                    version=found.version,
-                    seed=None,
-                )
+                similar[name] = strategy(conn, found.movie_id, found.cluster, page)
     return render(
         request,
         "movie.html",

@@ -11,7 +11,7 @@ from service.dashboard.templating import render
 from service.dependencies import pool_of, require_version, user_or_404
 from service.errors import ApiError
 from service.queries.users import ClusterAffinity, cluster_affinities
-from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, cluster, ease
+from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, ListRequest, cluster, ease
 from service.routes.users import favourite_of
 from service.schemas.common import INT4_MAX, UserIdPath
 
@@ -36,12 +36,12 @@ def recommendation_lists(
     The cluster strategy reuses the page's affinities rather than reading them again."""
     strategies = {**STRATEGIES, "cluster": cluster.with_affinities(affinities)}
     lists = []
+    page = ListRequest(RECOMMENDED, 0, None, version)
     for name, strategy in strategies.items():
-        page: dict[str, Any] = {"n": RECOMMENDED, "offset": 0, "genre": None, "version": version}
-        items = ease.stored(conn, user_id, **page) if name == DEFAULT_STRATEGY else None
+        items = ease.stored(conn, user_id, page) if name == DEFAULT_STRATEGY else None
         source = "stored" if items is not None else "live"
         if items is None:
-            items = strategy(conn, user_id, **page, seed=None)
+            items = strategy(conn, user_id, page)
         lists.append({"name": name, "items": items, "source": source, "default": name == DEFAULT_STRATEGY})
     return lists
 
