@@ -52,7 +52,7 @@ def bench_app() -> FastAPI:
 
     @bench.get("/async/pk/{movie_id}")
     async def pk_async(movie_id: int, request: Request) -> dict[str, str | None]:
-        async with request.app.state.apool.connection() as conn:
+        async with request.app.state.db.apool.connection() as conn:
             row = await (await conn.execute(PK, {"id": movie_id})).fetchone()
         return {"title": row[0] if row else None}
 

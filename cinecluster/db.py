@@ -15,8 +15,12 @@ Role = Literal["api", "loader", "scheduler", "cli", "test", "evaluate", "demo"]
 
 def make_engine(role: Role, url: str | None = None, **kwargs: Any) -> Engine:
     """Engine for `role`; `url` defaults to DATABASE_URL."""
-    url = normalize_database_url(url) if url else get_settings().require_database_url()
-    connect_args: dict[str, Any] = {"application_name": f"cinecluster-{role}", "connect_timeout": 5}
+    settings = get_settings()
+    url = normalize_database_url(url) if url else settings.require_database_url()
+    connect_args: dict[str, Any] = {
+        "application_name": f"cinecluster-{role}",
+        "connect_timeout": settings.connect_timeout_s,
+    }
     connect_args.update(kwargs.pop("connect_args", {}))
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 

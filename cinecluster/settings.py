@@ -73,6 +73,31 @@ class Settings(BaseSettings):
     api_jit: bool = Field(
         default=False, description="PostgreSQL JIT compilation for the API's statements (`jit`)."
     )
+    # How processes reach PostgreSQL. The API fails fast when the database is gone (503 at once,
+    # not a hang): a refused connection fails at once, a black-holed server costs at most
+    # api_connect_timeout_s, a server that vanished mid-query api_tcp_user_timeout_ms.
+    connect_timeout_s: int = Field(
+        default=5, ge=2, description="Seconds the CLI, loader and scheduler wait to connect to PostgreSQL."
+    )
+    api_connect_timeout_s: int = Field(
+        default=2,
+        ge=2,
+        description="Seconds the API waits to connect before answering 503 (libpq's least: 2).",
+    )
+    api_pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for a free pooled connection before 503."
+    )
+    api_tcp_user_timeout_ms: int = Field(
+        default=10_000,
+        ge=0,
+        description="Unacknowledged data for this long means the server is gone (TCP_USER_TIMEOUT;"
+        " 0: the OS's).",
+    )
+    # Rotating connections spreads reconnects after a failover or behind a connection balancer, and
+    # releases what a long-lived backend holds (prepared statements, caches).
+    api_connection_max_lifetime_s: float = Field(
+        default=3600.0, gt=0, description="Pooled API connections older than this are closed and replaced."
+    )
     # More connections than the database has cores only add runnable backends: with PostgreSQL,
     # uvicorn and wrk on 2 cores, 8 per pool gave the hot routes a p99 of 60-72 ms and 4 gave
     # 12-31 ms at the same req/s (benchmarks/api.py, 25M ratings).

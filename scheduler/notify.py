@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from cinecluster.db import libpq_url
 from cinecluster.errors import UserError, first_line
+from cinecluster.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class NotifyWaiter:
                 libpq_url(self.engine.url.render_as_string(hide_password=False)),
                 autocommit=True,
                 application_name=self.name,
+                connect_timeout=get_settings().connect_timeout_s,
             )
             self._conn.execute(f"LISTEN {self.channel}")
             return None  # something sent before LISTEN took effect: look once more before waiting

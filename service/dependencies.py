@@ -24,12 +24,12 @@ from service.queries.users import UserContext, get_user
 
 def pool_of(request: Request) -> Pool:
     """The app's pool; use `with db.connection() as conn:` inside the route."""
-    return request.app.state.pool
+    return request.app.state.db.pool
 
 
 def async_pool_of(request: Request) -> AsyncPool:
     """The app's asyncio pool, for `async def` hot paths: `async with adb.connection() as conn:`."""
-    return request.app.state.apool
+    return request.app.state.db.apool
 
 
 async def get_pool(request: Request) -> Pool:

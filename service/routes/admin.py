@@ -35,7 +35,7 @@ def recluster(request: Request, options: OptionsBody = None) -> RunRequested:
     """Request a recluster run; the scheduler process runs it (follow it in GET /admin/runs).
     409 while another run is requested or running; a warning when no scheduler is running."""
     chosen = options or ReclusterOptions()
-    with request.app.state.write_engine().begin() as conn:
+    with request.app.state.db.write_engine().begin() as conn:
         run_id = runs.request(conn, "api", chosen.stored())
         seen = heartbeat.latest(conn)
     return RunRequested(runId=run_id, status="requested", options=chosen.stored(), warning=_warning(seen))
@@ -52,7 +52,7 @@ def _warning(seen: heartbeat.Heartbeat | None) -> str | None:
 def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[RunOut]:
     """Recent recluster runs, newest first, with the current step of a running one (stale
     'running' rows, whose process died, are marked failed first)."""
-    with request.app.state.write_engine().begin() as conn:
+    with request.app.state.db.write_engine().begin() as conn:
         runs.mark_stale_runs(conn)
         return [_run_out(r) for r in runs.list_runs(conn, limit)]
 
@@ -60,7 +60,7 @@ def list_runs(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20)
 @router.get("/runs/{run_id}", response_model=RunOut, responses=errors(401, 403, 404, 422, 503))
 def get_run(request: Request, run_id: RunIdPath) -> RunOut:
     """One run: poll this after POST /admin/recluster."""
-    with request.app.state.write_engine().begin() as conn:
+    with request.app.state.db.write_engine().begin() as conn:
         runs.mark_stale_runs(conn)
         found = runs.get_run(conn, run_id)
     if found is None:
@@ -71,7 +71,7 @@ def get_run(request: Request, run_id: RunIdPath) -> RunOut:
 @router.get("/scheduler", response_model=SchedulerOut, responses=errors(401, 403, 503))
 def scheduler_state(request: Request) -> SchedulerOut:
     """Is a scheduler running (heartbeat), when is the next scheduled run, which run is active."""
-    with request.app.state.write_engine().begin() as conn:
+    with request.app.state.db.write_engine().begin() as conn:
         runs.mark_stale_runs(conn)
         seen = heartbeat.latest(conn)
         active = _active_run(conn)

@@ -46,7 +46,7 @@ def activate_version(version: VersionPath, db: DbDep, request: Request) -> Model
     with db.connection() as conn:
         if not list_models(conn, version):
             raise not_found("Model version")
-    with request.app.state.write_engine().begin() as conn:
+    with request.app.state.db.write_engine().begin() as conn:
         set_active(conn, version)
     with db.connection() as conn:
         return ModelOut(**list_models(conn, version)[0])

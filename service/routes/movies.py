@@ -68,7 +68,7 @@ def find_movies(
 )
 def add_movie(body: MovieIn, db: DbDep, request: Request) -> MovieOut:
     """Add a movie (admin); it is placed on the nearest centroid at once, so it can be recommended."""
-    engine: Engine = request.app.state.write_engine()
+    engine: Engine = request.app.state.db.write_engine()
     try:
         with engine.begin() as conn:
             movie_id = insert_movie(conn, body.movieId, body.title, body.genres)

@@ -12,9 +12,9 @@ from service.database import AsyncPool
 
 def _jit_everywhere(client: TestClient) -> set[str]:
     state = client.app.state  # type: ignore[attr-defined]
-    with state.pool.connection() as conn:
+    with state.db.pool.connection() as conn:
         found = {"pool": conn.execute("SHOW jit").fetchone()[0]}  # type: ignore[index]
-    with state.write_engine().connect() as conn:
+    with state.db.write_engine().connect() as conn:
         found["write engine"] = conn.execute(text("SHOW jit")).scalar_one()
     return set(found.values())
 
@@ -28,7 +28,7 @@ def test_the_api_runs_its_statements_without_jit_unless_asked(read_db_url: str) 
 
 def test_the_async_pool_too(read_db_url: str) -> None:
     async def show() -> str:
-        pool = AsyncPool(read_db_url, Settings(), size=1)
+        pool = AsyncPool(read_db_url, Settings(api_pool_size=1))
         try:
             async with pool.connection() as conn:
                 cur = await conn.execute("SHOW jit")

@@ -10,7 +10,7 @@ from service.database import AsyncPool, PoolTimeout
 
 def test_a_full_pool_times_out_then_serves_once_a_connection_is_back(read_db_url: str) -> None:
     async def scenario() -> None:
-        pool = AsyncPool(read_db_url, Settings(), size=1, timeout=0.2)
+        pool = AsyncPool(read_db_url, Settings(api_pool_size=1, api_pool_timeout_s=0.2))
         try:
             holding, release = asyncio.Event(), asyncio.Event()
 

@@ -32,7 +32,7 @@ def recent_runs(
     """The runs newest first, as GET /admin/runs lists them (stale 'running' rows marked failed
     first), and the scheduler's last heartbeat (is one running, when is the next run), as
     GET /admin/scheduler reads it: both open here, without the error text of failed runs."""
-    with request.app.state.write_engine().begin() as conn:
+    with request.app.state.db.write_engine().begin() as conn:
         runs.mark_stale_runs(conn)
         return runs.list_runs(conn, limit), heartbeat.latest(conn)
 
