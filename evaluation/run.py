@@ -20,13 +20,13 @@ import numpy as np
 from sqlalchemy import Connection, Engine, text
 
 from cinecluster import migrate
+from cinecluster.databases import scratch_database
 from cinecluster.db import make_engine
 from cinecluster.errors import UserError
 from evaluation import baselines
 from evaluation.data import Holdout, prepare
 from evaluation.movies import movie_lists, movie_strategies
 from evaluation.reference import item_knn_lists
-from evaluation.scratch import scratch_database
 from evaluation.sweep import SweepPoint, sweep
 from evaluation.variants import VariantRow, variant_rows
 from loaders.files import Kind
@@ -178,7 +178,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="cinecluster-eval-") as tmp:
         progress("splitting ratings" if protocol == "temporal" else f"splitting ratings ({protocol})")
         files, split = prepare(data, holdout, Path(tmp), protocol, seed)
-        with scratch_database(server_url) as url:
+        with scratch_database(server_url, "cinecluster_eval") as url:
             engine = make_engine("evaluate", url)
             try:
                 chosen = features or FeatureOptions()

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from cinecluster import migrate
+from cinecluster.databases import create_database, database_url, drop_database, unique_name
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, normalize_database_url
 
 TESTCONTAINERS_IMAGE = "postgres:15-alpine"
@@ -113,26 +113,20 @@ class Databases:
 
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
-        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=None)
-        self.prefix = f"cinecluster_test_{uuid.uuid4().hex[:8]}"
+        self.prefix = unique_name("cinecluster_test")
         self.created: list[str] = []
 
     def create(self, template: str | None = None) -> str:
         name = f"{self.prefix}_{len(self.created)}"
-        clause = f' TEMPLATE "{template}"' if template else ""
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+        url = create_database(self.server_url, name, template=template)
         self.created.append(name)
-        return self.url(name)
+        return url
 
     def url(self, name: str) -> str:
-        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+        return database_url(self.server_url, name)
 
     def drop_all(self) -> None:
-        with self.admin.connect() as conn:
-            for name in reversed(self.created):
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
+        drop_database(self.server_url, *reversed(self.created))
 
 
 @pytest.fixture(scope="session")

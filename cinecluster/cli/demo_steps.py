@@ -12,10 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 
-from cinecluster import demo_state, migrate
+from cinecluster import databases, demo_state, migrate
 from cinecluster.activation import active_version
 from cinecluster.dataset import DatasetError, fetch_sample
 from cinecluster.db import libpq_url, make_engine
@@ -45,17 +44,9 @@ def database_url() -> tuple[str, str]:
     from cinecluster.embedded import DEFAULT_PGDATA, start_embedded
 
     server = normalize_database_url(start_embedded(DEFAULT_PGDATA))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": EMBEDDED_DATABASE}
-            )
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{EMBEDDED_DATABASE}"'))
-    finally:
-        admin.dispose()
-    url = make_url(server).set(database=EMBEDDED_DATABASE).render_as_string(hide_password=False)
+    if not databases.exists(server, EMBEDDED_DATABASE):
+        databases.create_database(server, EMBEDDED_DATABASE)
+    url = databases.database_url(server, EMBEDDED_DATABASE)
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     return url, f"embedded PostgreSQL in {DEFAULT_PGDATA}"

@@ -5,8 +5,9 @@ from typing import Any
 import pytest
 from dashboard_helpers import ConsoleLog, Server, screenshot
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from cinecluster.databases import drop_database
 
 
 def _document_errors_only(console: ConsoleLog, status: int) -> None:
@@ -45,10 +46,8 @@ def test_a_database_that_goes_away_gives_a_readable_503_page(
     browser_page, console = page
     try:
         assert browser_page.goto(f"{server.base}/dashboard/movies/1").status == 200
-        admin = create_engine(databases.server_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:  # terminates the server's connections too
-            conn.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
-        admin.dispose()
+        # FORCE terminates the server's connections too
+        drop_database(databases.server_url, str(make_url(url).database))
         for path in ["/dashboard", "/dashboard/movies/1", "/dashboard/users/1", "/dashboard/clusters"]:
             response = browser_page.goto(f"{server.base}{path}")
             assert response is not None and response.status == 503, path
