@@ -1,6 +1,12 @@
-"""PNG charts of the active model, drawn with matplotlib's Agg backend (no display needed)."""
+"""PNG charts of the active model, drawn with matplotlib's Agg backend (no display needed).
+
+`cinecluster report` draws them in its own process; the API in a child process
+(service/chart_process.py), so that matplotlib never stays in an API worker.
+"""
 
 import io
+import json
+import sys
 from typing import Any
 
 import numpy as np
@@ -52,3 +58,23 @@ def scatter_png(sample: list[tuple[int, float, int, list[int]]], version: int) -
     ax.set_ylabel("PC 2")
     ax.set_title(f"Movies by cluster, PCA of features (model v{version}, {len(sample)} movies)")
     return _png(fig)
+
+
+def draw(kind: str, version: int, data: Any) -> bytes:
+    """The chart `kind` of `data` as the routes pass it (JSON-shaped lists)."""
+    if kind == "distribution":
+        return distribution_png([(int(c), int(n)) for c, n in data], version)
+    if kind == "scatter":
+        return scatter_png([(int(c), float(a), int(n), list(g)) for c, a, n, g in data], version)
+    raise ValueError(f"unknown chart {kind!r}")
+
+
+def main() -> None:
+    """`python -m service.plots KIND VERSION`: the JSON data on stdin, the PNG on stdout (the
+    API's charts are drawn in such a child process: service/chart_process.py)."""
+    kind, version = sys.argv[1], int(sys.argv[2])
+    sys.stdout.buffer.write(draw(kind, version, json.load(sys.stdin)))
+
+
+if __name__ == "__main__":
+    main()

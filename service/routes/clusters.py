@@ -1,16 +1,16 @@
 """Cluster analytics and plots of the active model."""
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from cinecluster.activation import active_version
-from service import plots
+from service.chart_process import CHARTS, ChartFailed
 from service.dependencies import DbDep
-from service.errors import no_active_model, not_found
+from service.errors import ApiError, no_active_model, not_found
 from service.queries import clusters as q
 from service.queries.movies import movies_by_ids
 from service.recommenders.ranking import RANKINGS
@@ -100,14 +100,15 @@ def plot(
     """A chart of the active model: cluster sizes, or movies in 2-D (PCA) coloured by cluster."""
     with db.connection() as conn:
         version = _version(conn)
-        if kind is PlotKind.distribution:
-            sizes = q.cluster_sizes(conn, version)
-        else:
-            sample = q.feature_sample(conn, version)
-    if kind is PlotKind.distribution:
-        png = plots.distribution_png(sizes, version)
-    else:
-        png = plots.scatter_png(sample, version)
+        data: list[Any] = (
+            q.cluster_sizes(conn, version)
+            if kind is PlotKind.distribution
+            else q.feature_sample(conn, version)
+        )
+    try:
+        png = CHARTS.png(kind.value, version, data)
+    except ChartFailed as failed:
+        raise ApiError(503, "Chart unavailable", str(failed)) from None
     return Response(png, media_type="image/png")
 
 
