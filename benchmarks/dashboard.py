@@ -27,9 +27,8 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -40,11 +39,13 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
+from serve_process import served  # noqa: E402  (`cinecluster serve`, as the API tests start it)
 
 from cinecluster.settings import Settings  # noqa: E402
 
 GOAL_MS = 300
 CLI = [sys.executable, "-m", "cinecluster"]
+LOGS = Path(tempfile.gettempdir())  # the server's output: serve-PORT.log
 SCRATCH_DB = "cinecluster_dash"
 
 # Users with a current stored list: no rating change since any run; the first movie of their
@@ -89,27 +90,6 @@ def _drop(server_url: str) -> None:
     admin.dispose()
 
 
-@contextmanager
-def _server(url: str, token: str, port: int) -> Iterator[httpx.Client]:
-    env = {**os.environ, "DATABASE_URL": url, "CINECLUSTER_ADMIN_TOKEN": token}
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            yield client
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def _timed(client: httpx.Client, path: str) -> float:
     started = time.perf_counter()
     client.get(path).raise_for_status()
@@ -132,7 +112,10 @@ def measure(url: str, users: int, seed: int, port: int) -> tuple[dict[str, list[
         "page_rated": [],
         "api_live": [],
     }
-    with _server(url, token, port) as client:
+    with (
+        served(url, LOGS, token=token, ready="/readyz", port=port) as server,
+        httpx.Client(base_url=server.base, timeout=60) as client,
+    ):
         for user in warm:  # connections, prepared statements, the cluster rankings' cache
             _timed(client, f"/dashboard/users/{user.user_id}")
             _timed(client, f"/recommend/user/{user.user_id}?n=10")

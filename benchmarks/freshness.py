@@ -33,7 +33,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from api import LUA  # noqa: E402  (wrk script: random ids from a file)
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
+from serve_process import free_port, served  # noqa: E402  (`cinecluster serve`, as the API tests start it)
 
 TOKEN = "bench-freshness-token"
 NEVER = "0 3 1 1 *"  # the recluster cron: 1 January only, so no run starts during the benchmark
@@ -105,12 +105,6 @@ def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def status_kb(pid: int, field_name: str) -> int:
@@ -564,57 +558,56 @@ def bench(url: str, args: argparse.Namespace, workdir: Path, logs: Path, script:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {"DATABASE_URL": url, "CINECLUSTER_ADMIN_TOKEN": TOKEN, "CINECLUSTER_RECLUSTER_CRON": NEVER}
-    api = Process(["serve", "--port", str(port)], env, logs / "serve.log")
     scheduler = Process(["scheduler"], env, logs / "scheduler.log")
     errors = Errors()
     watcher = RefreshWatcher(url)
     db = psycopg.connect(url, autocommit=True)
     rng = random.Random(0)
     try:
-        deadline = time.monotonic() + 300
-        while "refresh: loaded version" not in scheduler.text() or db.execute(PENDING).fetchone()[0]:  # type: ignore[index]
-            api.check()
-            scheduler.check()
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the scheduler is not ready:\n{scheduler.text()[-2000:]}")
-            time.sleep(0.2)
-        client = Client(base, Errors())  # warm-up: its errors (the API starting) are not counted
-        while client.get(next(iter(roles["wrk_plain"])))[2] is None:
-            api.check()
-            time.sleep(0.2)
-        client.errors = errors
-        watcher.start()
-        for user in list(roles["wrk_plain"])[:20]:
-            client.get(user)
-        for user, movies in roles["warm"].items():  # the live path and a refresh, once each
-            watcher.watch(user)
-            client.post(user, movies[0], 4.0)
-            client.get(user)
+        with served(url, logs, token=TOKEN, env=env, port=port) as api:
+            deadline = time.monotonic() + 300
+            while "refresh: loaded version" not in scheduler.text() or db.execute(PENDING).fetchone()[0]:  # type: ignore[index]
+                api.check()
+                scheduler.check()
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the scheduler is not ready:\n{scheduler.text()[-2000:]}")
+                time.sleep(0.2)
+            client = Client(base, Errors())  # warm-up: its errors (the API starting) are not counted
+            while client.get(next(iter(roles["wrk_plain"])))[2] is None:
+                api.check()
+                time.sleep(0.2)
+            client.errors = errors
+            watcher.start()
+            for user in list(roles["wrk_plain"])[:20]:
+                client.get(user)
+            for user, movies in roles["warm"].items():  # the live path and a refresh, once each
+                watcher.watch(user)
+                client.post(user, movies[0], 4.0)
+                client.get(user)
 
-        for user in roles["seq_rated"]:
-            watcher.watch(user)
-        warm, first = sequential(client, list(roles["seq_plain"]), roles["seq_rated"], db, rng)
-        watcher.wait_covered(warm.ratings, 60)
-        again: dict[int, list[int] | None] = {}
-        for r in warm.ratings:
-            start, end, again[r.user] = client.get(r.user)
-            warm.again_ms.append((end - start) * 1000)
-            warm.stale += again[r.user] is not None and r.movie in again[r.user]  # type: ignore[operator]
-        warm.lags, warm.unrefreshed = lags_ms(watcher, warm.ratings)
-        classify(watcher, warm, first, again)
-        print(f"sequential done: {len(warm.ratings)} rated", flush=True)
+            for user in roles["seq_rated"]:
+                watcher.watch(user)
+            warm, first = sequential(client, list(roles["seq_plain"]), roles["seq_rated"], db, rng)
+            watcher.wait_covered(warm.ratings, 60)
+            again: dict[int, list[int] | None] = {}
+            for r in warm.ratings:
+                start, end, again[r.user] = client.get(r.user)
+                warm.again_ms.append((end - start) * 1000)
+                warm.stale += again[r.user] is not None and r.movie in again[r.user]  # type: ignore[operator]
+            warm.lags, warm.unrefreshed = lags_ms(watcher, warm.ratings)
+            classify(watcher, warm, first, again)
+            print(f"sequential done: {len(warm.ratings)} rated", flush=True)
 
-        baseline = wrk(port, plain_ids, args.duration, script)
-        untouched_load = under_load(base, url, plain_ids, roles["stream1"], args, watcher, errors, script)
-        rated_load = under_load(base, url, rated_ids, roles["stream2"], args, watcher, errors, script)
-        hwm = status_kb(scheduler.process.pid, "VmHWM") / 1024
-        print("under load done", flush=True)
-        scheduler.stop()
+            baseline = wrk(port, plain_ids, args.duration, script)
+            untouched_load = under_load(base, url, plain_ids, roles["stream1"], args, watcher, errors, script)
+            rated_load = under_load(base, url, rated_ids, roles["stream2"], args, watcher, errors, script)
+            hwm = status_kb(scheduler.process.pid, "VmHWM") / 1024
+            print("under load done", flush=True)
+            scheduler.stop()
 
-        live, _ = sequential(client, list(roles["live_plain"]), roles["live_rated"], db, rng)
+            live, _ = sequential(client, list(roles["live_plain"]), roles["live_rated"], db, rng)
     finally:
         scheduler.stop()
-        api.stop()
         if watcher.is_alive():
             watcher.stop()
         db.close()
@@ -623,9 +616,9 @@ def bench(url: str, args: argparse.Namespace, workdir: Path, logs: Path, script:
         for m in re.finditer(r"refreshed (\d+) users of version \d+ in (\d+) ms", scheduler.text())
     ]
     problems = [
-        f"{process.log.name}: {line.strip()}"
-        for process in (api, scheduler)
-        for line in process.text().splitlines()
+        f"{name}: {line.strip()}"
+        for name, output in ((api.log_path.name, api.log()), (scheduler.log.name, scheduler.text()))
+        for line in output.splitlines()
         if re.search(r"WARNING|ERROR|Traceback|Exception", line)
     ]
     return Result(label, warm, live, baseline, untouched_load, rated_load, hwm, errors, batches, problems)

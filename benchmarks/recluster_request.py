@@ -15,7 +15,6 @@ where URL holds e.g. synthetic 25M ratings (`cinecluster synth`, `cinecluster lo
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recluster import write_section
+from serve_process import served  # `cinecluster serve`, as the API tests start it
 
 TOKEN = "bench-token"
 
@@ -36,12 +36,6 @@ def status_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise KeyError(field)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, what: str, deadline_s: float = 120):  # type: ignore[no-untyped-def]
@@ -68,56 +62,51 @@ def main() -> None:
     with engine.connect() as conn:
         ratings = conn.execute(text("SELECT count(*) FROM ratings")).scalar_one()
         before = conn.execute(text("SELECT version FROM active_model")).scalar_one()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": args.database, "CINECLUSTER_ADMIN_TOKEN": TOKEN}
-    cli = [sys.executable, "-m", "cinecluster"]
     logs = Path(os.environ.get("TMPDIR", "/tmp"))
-    api = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stderr=(logs / "bench-serve.log").open("w")
-    )
     scheduler = subprocess.Popen(
-        [*cli, "scheduler"], env=env, stderr=(logs / "bench-scheduler.log").open("w")
+        [sys.executable, "-m", "cinecluster", "scheduler"],
+        env=env,
+        stderr=(logs / "bench-scheduler.log").open("w"),
     )
     headers = {"Authorization": f"Bearer {TOKEN}"}
     samples: list[tuple[float, int, int, str, int]] = []
     try:
-        wait_for(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, "the API")
-        wait_for(
-            lambda: httpx.get(f"{base}/admin/scheduler", headers=headers, timeout=5).json()["running"],
-            "the scheduler's heartbeat",
-        )
-        with engine.connect() as conn:
-            user_id = conn.execute(text("SELECT min(user_id) FROM ratings")).scalar_one()
-        httpx.get(f"{base}/recommend/user/{user_id}", timeout=10)  # warm: the API's steady state
-        rss_idle = status_kb(api.pid, "VmRSS")
-        started = time.monotonic()
-        answer = httpx.post(f"{base}/admin/recluster", headers=headers, timeout=10)
-        answered_ms = (time.monotonic() - started) * 1000
-        assert answer.status_code == 202, answer.text
-        run_id = answer.json()["runId"]
-        while True:
-            run = httpx.get(f"{base}/admin/runs/{run_id}", headers=headers, timeout=30).json()
-            served = httpx.get(f"{base}/recommend/user/{user_id}", timeout=30).status_code
-            samples.append(
-                (
-                    time.monotonic() - started,
-                    status_kb(api.pid, "VmRSS"),
-                    status_kb(scheduler.pid, "VmRSS"),
-                    f"{run['status']} {run['step'] or ''}",
-                    served,
-                )
+        with served(args.database, logs, token=TOKEN, ready="/readyz") as api:
+            base = api.base
+            wait_for(
+                lambda: httpx.get(f"{base}/admin/scheduler", headers=headers, timeout=5).json()["running"],
+                "the scheduler's heartbeat",
             )
-            if run["status"] in ("succeeded", "failed"):
-                break
-            time.sleep(1)  # the sampling period
-        scheduler_peak = status_kb(scheduler.pid, "VmHWM")
-        api_peak = status_kb(api.pid, "VmHWM")
+            with engine.connect() as conn:
+                user_id = conn.execute(text("SELECT min(user_id) FROM ratings")).scalar_one()
+            httpx.get(f"{base}/recommend/user/{user_id}", timeout=10)  # warm: the API's steady state
+            rss_idle = status_kb(api.process.pid, "VmRSS")
+            started = time.monotonic()
+            answer = httpx.post(f"{base}/admin/recluster", headers=headers, timeout=10)
+            answered_ms = (time.monotonic() - started) * 1000
+            assert answer.status_code == 202, answer.text
+            run_id = answer.json()["runId"]
+            while True:
+                run = httpx.get(f"{base}/admin/runs/{run_id}", headers=headers, timeout=30).json()
+                user_status = httpx.get(f"{base}/recommend/user/{user_id}", timeout=30).status_code
+                samples.append(
+                    (
+                        time.monotonic() - started,
+                        status_kb(api.process.pid, "VmRSS"),
+                        status_kb(scheduler.pid, "VmRSS"),
+                        f"{run['status']} {run['step'] or ''}",
+                        user_status,
+                    )
+                )
+                if run["status"] in ("succeeded", "failed"):
+                    break
+                time.sleep(1)  # the sampling period
+            scheduler_peak = status_kb(scheduler.pid, "VmHWM")
+            api_peak = status_kb(api.process.pid, "VmHWM")
     finally:
-        for process in (api, scheduler):
-            process.send_signal(signal.SIGTERM)
-        for process in (api, scheduler):
-            process.wait(timeout=600)
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.wait(timeout=600)
     with engine.connect() as conn:
         after = conn.execute(text("SELECT version FROM active_model")).scalar_one()
     engine.dispose()
@@ -127,7 +116,7 @@ def main() -> None:
         if not steps or steps[-1] != sample[3]:
             steps.append(sample[3])
     api_rss = [s[1] for s in samples]
-    served = [s[4] for s in samples]
+    answers = [s[4] for s in samples]
     mb = 1024
     during = (
         f"{min(api_rss) / mb:.0f} / {max(api_rss) / mb:.0f} / {api_rss[-1] / mb:.0f} MB"
@@ -145,7 +134,7 @@ on 2 cores shared with other work).
 | API resident set, idle before the request | {rss_idle / mb:.0f} MB |
 | API resident set during the run: min / max / at the end | {during} |
 | scheduler process peak resident set (VmHWM) | {scheduler_peak / mb:.0f} MB |
-| `GET /recommend/user` during the run | {served.count(200)} of {len(served)} answered 200 |
+| `GET /recommend/user` during the run | {answers.count(200)} of {len(answers)} answered 200 |
 | steps seen by `GET /admin/runs/{{id}}` | {", ".join(s.split(" ", 1)[1] or s for s in steps)} |
 """
     print(body)

@@ -28,8 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -40,11 +38,13 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
+from serve_process import served  # noqa: E402  (`cinecluster serve`, as the API tests start it)
 
 from cinecluster.settings import Settings  # noqa: E402
 
 GOAL_P50_MS = 20
 CLI = [sys.executable, "-m", "cinecluster"]
+LOGS = Path(tempfile.gettempdir())  # the server's output: serve-PORT.log
 SCRATCH_DB = "cinecluster_sessions"
 BATCH = 100
 NOTES = """How it scales: a session reads its basket from the request and the active version's item
@@ -105,27 +105,6 @@ def _drop(server_url: str) -> None:
     admin.dispose()
 
 
-@contextmanager
-def _server(url: str, port: int) -> Iterator[httpx.Client]:
-    env = {**os.environ, "DATABASE_URL": url}
-    server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            yield client
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def _ms(client: httpx.Client, method: str, path: str, **kwargs: object) -> float:
     started = time.perf_counter()
     client.request(method, path, **kwargs).raise_for_status()  # type: ignore[arg-type]
@@ -153,7 +132,10 @@ def measure(url: str, requests: int, rounds: int, seed: int, port: int) -> dict[
         "batch": [],
         "singles": [],
     }
-    with _server(url, port) as client:
+    with (
+        served(url, LOGS, ready="/readyz", port=port) as server,
+        httpx.Client(base_url=server.base, timeout=60) as client,
+    ):
         for basket in baskets[10][:3] + baskets[100][:3]:  # connections, prepared statements
             _ms(client, "POST", "/recommend/session?n=10", json={"movieIds": basket})
         for user in users[:3]:

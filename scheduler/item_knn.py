@@ -6,9 +6,8 @@ profile); similarity is the cosine of two such vectors, i.e. co_likes / sqrt(lik
 The offline evaluation chose this over all-rated or rating-valued vectors (docs/evaluation.md).
 
 Only each user's latest TABLE_CAP liked movies feed the table (heavy users cost the square of
-their count and add little). Cost (what this pulls into Python): one (user, movie, time) row
-per liked rating, 16 bytes (PostgreSQL packs them into a few hundred bytea chunks) -- at 25M
-ratings ~15M rows, ~230 MB -- plus a CSR matrix and its transpose of the same size. The
+their count and add little). Cost: the liked pairs (at 25M ratings ~15M) as a CSR matrix
+and its transpose, built from the run's one read of the ratings (scheduler/ratings.py). The
 co-occurrence product is computed one block of movies at a time (a sparse block of at most
 ~BLOCK_PRODUCTS nonzeros, ~300 MB) and only the top TOP_N per movie is kept, so memory is
 bounded by the pairs, never movies x movies (~15 GB dense at 62k movies). CPU grows with the
@@ -28,69 +27,15 @@ import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
 from ranking import TOP_N
-from ranking.liked import latest, liked_mask, liked_sql
+from ranking.liked import latest, liked_mask
 from ranking.sparse import product
 from ranking.users import Ratings
 from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
 from scheduler.ratings import RunRatings, run_ratings
 from scheduler.versions import WriteContext, copy_partition
 
-TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_per_user)
+TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_by_seconds)
 BLOCK_PRODUCTS = 20_000_000  # multiply-adds per block: bounds a block's nonzeros (~16 bytes each)
-
-LIKED_SQL = f"""
-    SELECT r.user_id, r.movie_id, floor(extract(epoch FROM r.ts))::int8 AS ts
-    FROM ratings r
-    JOIN (SELECT user_id, avg(rating) AS mean FROM ratings GROUP BY user_id) u USING (user_id)
-    WHERE {liked_sql("r.rating", "u.mean")}
-"""
-_LIKED_ROW = np.dtype([("user", ">i4"), ("movie", ">i4"), ("ts", ">i8")])
-
-
-@dataclass
-class LikedPairs:
-    user: np.ndarray
-    movie: np.ndarray  # movie ids (the caller maps them to indices)
-    ts: np.ndarray  # seconds since the epoch
-
-    def keep(self, mask: np.ndarray) -> "LikedPairs":
-        return LikedPairs(self.user[mask], self.movie[mask], self.ts[mask])
-
-
-def fetch_liked(conn: Connection) -> LikedPairs:
-    """Every liked (user, movie, time) as numpy arrays, without a Python object per row.
-
-    PostgreSQL packs the rows into one big-endian bytea per bucket of 1,024 user ids (a few
-    hundred rows at 25M ratings), and numpy decodes each in one call. (Binary COPY would hand
-    libpq's rows over one at a time: 12M Python iterations at 25M ratings.)
-    """
-    packed = text(
-        f"""
-        SELECT string_agg(int4send(p.user_id) || int4send(p.movie_id) || int8send(p.ts), ''::bytea)
-        FROM ({LIKED_SQL}) AS p
-        GROUP BY p.user_id / 1024
-        """
-    )
-    chunks = [np.frombuffer(chunk, dtype=_LIKED_ROW) for (chunk,) in conn.execute(packed)]
-    rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_LIKED_ROW)
-    return LikedPairs(
-        rows["user"].astype(np.int32), rows["movie"].astype(np.int32), rows["ts"].astype(np.int64)
-    )
-
-
-def latest_per_user(pairs: LikedPairs, cap: int = TABLE_CAP) -> np.ndarray:
-    """Mask of each user's `cap` latest liked pairs (ties: higher movie id, as the API orders).
-
-    Heavy users dominate the co-like work (it grows with liked movies squared) while adding
-    little: at 200, ~80% of the pairs and ~30% of the work remain, and NDCG is unchanged.
-    """
-    order = np.lexsort((-pairs.movie, -pairs.ts, pairs.user))
-    users = pairs.user[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.empty(0, int)
-    position = np.arange(len(users)) - np.repeat(starts, np.diff(np.r_[starts, len(users)]))
-    mask = np.empty(len(users), dtype=bool)
-    mask[order] = position < cap
-    return mask
 
 
 @dataclass
@@ -279,7 +224,7 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     del liked
     context.liked = liked_rows(ratings, train, len(ids))
     context.holdout_sample = sample
-    capped = _latest_by_seconds(run, train)
+    capped = latest_by_seconds(run, train)
     del train
     table = top_neighbours(liked_rows(ratings, capped, len(ids)))
     log_pop = log_popularity(conn, ids)
@@ -292,11 +237,14 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     }
 
 
-def _latest_by_seconds(run: RunRatings, mask: np.ndarray) -> np.ndarray:
-    """`mask` cut to each user's TABLE_CAP latest entries by whole seconds, then movie id
-    (descending), as item_knn.latest_per_user orders them."""
+def latest_by_seconds(run: RunRatings, mask: np.ndarray, cap: int = TABLE_CAP) -> np.ndarray:
+    """`mask` cut to each user's `cap` latest entries by whole seconds, then movie id (descending).
+
+    Heavy users dominate the co-like work (it grows with liked movies squared) while adding
+    little: at 200, ~80% of the pairs and ~30% of the work remain, and NDCG is unchanged.
+    """
     if run.by_seconds is None:
-        return latest(mask, run.ratings.starts, TABLE_CAP)
+        return latest(mask, run.ratings.starts, cap)
     capped = np.empty_like(mask)
-    capped[run.by_seconds] = latest(mask[run.by_seconds], run.ratings.starts, TABLE_CAP)
+    capped[run.by_seconds] = latest(mask[run.by_seconds], run.ratings.starts, cap)
     return capped

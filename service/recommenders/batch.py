@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import text
 
 from service.recommenders import ease
-from service.recommenders.skip import SKIP_CTE, allowed, exclude_param, no_skip_by_default
+from service.recommenders.skip import allowed, exclude_param, no_skip_by_default
 from service.recommenders.types import ListRequest, Recommendation
-from service.recommenders.weighted import STORED_IS_CURRENT, STORED_PREFIX_POSITIONS
+from service.recommenders.weighted import STORED_PREFIX_POSITIONS, stored_pages_sql
 from service.sql import DbConnection, compile_sql, fetch_all, fetch_one
 
 # The active version and, in request order, the requested users with no ratings (primary-key
@@ -33,21 +33,6 @@ CHECK = compile_sql(
     )
 )
 
-_STORED_PAGES = """
-    WITH {skip}
-    SELECT u.user_id, l.movie_id, m.title, m.genres, mc.cluster, l.score,
-           coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title,
-           l.source_id < 0 AS just_rated
-    FROM user_recommendations u
-    JOIN model_versions v ON v.version = u.version
-    CROSS JOIN LATERAL ({positions}) l
-    JOIN movies m ON m.movie_id = l.movie_id
-    LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
-    LEFT JOIN movies sm ON sm.movie_id = abs(l.source_id)  -- negative: a recent rating's successor
-    WHERE u.version = :version AND u.user_id = ANY (CAST(:ids AS integer[]))
-      AND {current}
-    ORDER BY u.user_id, l.position
-"""
 # Per user, the first page: without a genre the single-user statement's prefix of the arrays;
 # with one, every position's genres first (as that statement's genre variant), cut per user.
 _POSITIONS = {
@@ -59,12 +44,18 @@ _POSITIONS = {
         WHERE CAST(:genre AS text) = ANY (gm.genres) AND {allowed("gm")}
         ORDER BY p.position LIMIT :n""",
 }
+# The stored pages of every user in `ids`, ordered by user, then position.
 STORED_PAGES = {
     with_genre: no_skip_by_default(
         compile_sql(
             text(
-                _STORED_PAGES.format(
-                    skip=SKIP_CTE, positions=positions, current=STORED_IS_CURRENT.format(user="u.user_id")
+                stored_pages_sql(
+                    version=":version",
+                    users="u.user_id = ANY (CAST(:ids AS integer[]))",
+                    user="u.user_id",
+                    positions=positions,
+                    page="ORDER BY u.user_id, l.position",
+                    with_user=True,
                 )
             ),
             prepare=False,

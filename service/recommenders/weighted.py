@@ -68,12 +68,14 @@ STORED_IS_CURRENT = """v.ratings_snapshot IS NOT NULL
                       WHERE c.user_id = {user}
                         AND c.changed_xid IS DISTINCT FROM u.refreshed_xid
                         AND NOT pg_visible_in_snapshot(c.changed_xid, v.ratings_snapshot))"""
-# Without a genre filter only the page's positions are joined to movies (n lookups, not
-# LIST_LENGTH). {version} is the version parameter, or the active version looked up in the same
-# statement (the hot path: one round trip per request).
+# The stored pages: the rows of one user's list (GET /recommend/user) or of many users' lists
+# (POST /recommend/users, service/recommenders/batch.py), one template so both read the stored
+# list by the same rules. For a row `u` of user_recommendations joined to its model_versions row
+# `v` and the positions `l` ({positions}: a LATERAL over u's arrays); {users} picks the users,
+# {page} filters, orders and cuts their rows.
 _STORED = """
     WITH {skip}
-    SELECT l.movie_id, m.title, m.genres, mc.cluster, l.score,
+    SELECT {user_column}l.movie_id, m.title, m.genres, mc.cluster, l.score,
            coalesce(u.cluster_shares[mc.cluster + 1], 0) AS share, sm.title AS source_title,
            l.source_id < 0 AS just_rated
     FROM user_recommendations u
@@ -82,10 +84,29 @@ _STORED = """
     JOIN movies m ON m.movie_id = l.movie_id
     LEFT JOIN movie_clusters mc ON mc.version = u.version AND mc.movie_id = l.movie_id
     LEFT JOIN movies sm ON sm.movie_id = abs(l.source_id)  -- negative: a recent rating's successor
-    WHERE u.version = {version} AND u.user_id = :user_id
+    WHERE u.version = {version} AND {users}
       AND {current}
       {page}
 """
+
+
+def stored_pages_sql(
+    *, version: str, users: str, user: str, positions: str, page: str, with_user: bool
+) -> str:
+    """The stored-page SELECT: `version` the version expression, `users` the condition on
+    u.user_id, `user` the user id for STORED_IS_CURRENT; `with_user` leads each row with its
+    user_id (for many users)."""
+    return _STORED.format(
+        skip=SKIP_CTE,
+        user_column="u.user_id, " if with_user else "",
+        positions=positions,
+        version=version,
+        users=users,
+        current=STORED_IS_CURRENT.format(user=user),
+        page=page,
+    )
+
+
 # Without a genre the page comes from a prefix of the arrays: the page's end plus as many as
 # the skip list could remove (unnesting all LIST_LENGTH and joining them to movies cost ~15% of
 # the statement); the skipped ones leave before the page is cut, so it stays full. With a genre,
@@ -112,15 +133,17 @@ WHOLE_LIST = 1000  # rows per movie in any item table: at most --ease-k (<= 1000
 
 
 def _stored(version: str) -> dict[bool, Query]:
-    """The stored-page statement per "has a genre filter", for a version expression."""
+    """The stored-page statement per "has a genre filter", for a version expression. Without a
+    genre filter only the page's positions are joined to movies (n lookups, not LIST_LENGTH)."""
     return {
         with_genre: no_skip_by_default(
             compile_sql(
                 text(
-                    _STORED.format(
+                    stored_pages_sql(
                         version=version,
-                        skip=SKIP_CTE,
-                        current=STORED_IS_CURRENT.format(user=":user_id"),
+                        users="u.user_id = :user_id",
+                        user=":user_id",
+                        with_user=False,
                         **page,
                     )
                 )
@@ -130,6 +153,8 @@ def _stored(version: str) -> dict[bool, Query]:
     }
 
 
+# By the version parameter, or with the active version looked up in the same statement (the hot
+# path: one round trip per request).
 STORED = _stored(":version")
 STORED_ACTIVE = _stored(_ACTIVE)
 

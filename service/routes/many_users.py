@@ -6,16 +6,9 @@ from fastapi import APIRouter, Body, Response
 
 from service.dependencies import DbDep, require_version
 from service.recommenders.batch import recommend_many
-from service.routes.recommend import N
 from service.schemas.common import GenreQuery, errors
-from service.schemas.recommend import (
-    ExcludeQuery,
-    UsersIn,
-    UsersRecommendationsOut,
-    items_json,
-    json_response,
-    parse_exclude,
-)
+from service.schemas.list_query import ExcludeQuery, N, parse_exclude
+from service.schemas.recommend import UsersIn, UsersRecommendationsOut, items_json, json_response
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 

@@ -21,7 +21,16 @@ from service.recommenders import (
     liked_neighbours,
 )
 from service.schemas.common import GenreQuery, MovieIdPath, UserIdPath, errors
-from service.schemas.recommend import ExcludeQuery, RecommendationOut, parse_exclude, recommendations_response
+from service.schemas.list_query import (
+    ExcludeQuery,
+    Fallback,
+    FallbackQuery,
+    N,
+    RecOffset,
+    Seed,
+    parse_exclude,
+)
+from service.schemas.recommend import RecommendationOut, recommendations_response
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 
@@ -31,19 +40,6 @@ MovieStrategyName = StrEnum("MovieStrategyName", {name: name for name in MOVIE_S
 
 # The one-statement hot path of /recommend/movie, for the strategies read from an item table.
 HOT_SIMILAR = {"ease": ease.similar_page, "co_liked": liked_neighbours.similar_page}
-
-N = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
-RecOffset = Annotated[int, Query(ge=0, le=1000, description="Skip this many of the ranking (paging).")]
-
-
-class Fallback(StrEnum):
-    popular = "popular"
-
-
-Seed = Annotated[
-    int | None,
-    Query(ge=0, le=2**62, description="Only for strategy=random: the same seed gives the same sample."),
-]
 
 
 @router.get("/movie/{movie_id}", response_model=list[RecommendationOut], responses=errors(404, 422, 503))
@@ -106,13 +102,7 @@ async def recommend_for_user(
     ] = UserStrategyName(DEFAULT_STRATEGY),
     seed: Seed = None,
     exclude: ExcludeQuery = None,
-    fallback: Annotated[
-        Fallback | None,
-        Query(
-            description="`popular`: a user with no ratings gets the most rated movies (reason"
-            " `popular: ...`) instead of a 404."
-        ),
-    ] = None,
+    fallback: FallbackQuery = None,
 ) -> Response:
     """Movies for a user, never one they rated: by default ranked by the item model (EASE)."""
     skip = parse_exclude(exclude)

@@ -7,15 +7,9 @@ from fastapi import APIRouter, Body, Response
 from service.dependencies import DbDep, require_version
 from service.errors import ApiError
 from service.recommenders import ListRequest, session
-from service.routes.recommend import N, RecOffset
 from service.schemas.common import GenreQuery, errors
-from service.schemas.recommend import (
-    ExcludeQuery,
-    RecommendationOut,
-    SessionIn,
-    parse_exclude,
-    recommendations_response,
-)
+from service.schemas.list_query import ExcludeQuery, N, RecOffset, parse_exclude
+from service.schemas.recommend import RecommendationOut, SessionIn, recommendations_response
 
 router = APIRouter(prefix="/recommend", tags=["recommendations"])
 

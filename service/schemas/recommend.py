@@ -3,46 +3,13 @@
 import json
 from typing import Annotated, Any
 
-from fastapi import Query, Response
+from fastapi import Response
 from pydantic import ConfigDict, Field, model_validator
 
-from service.errors import ApiError
 from service.recommenders.types import Recommendation
 from service.schemas.common import INT4_MAX, ApiModel, StrictIn
 from service.schemas.movies import join_genres
 from service.schemas.ratings import MAX_TIMESTAMP
-
-MAX_EXCLUDE = 500
-# the shape only; the count and each id's range are checked by parse_exclude (a regex bounding
-# the count would be 500 nested repetitions, and its mismatch message would not say why)
-ExcludeQuery = Annotated[
-    str | None,
-    Query(
-        description=f"Movie ids to leave out, comma-separated (at most {MAX_EXCLUDE}): removed before"
-        " paging, so a page stays full and the rest keep their order.",
-        pattern=r"^([0-9]+(,[0-9]+)*)?$",
-        max_length=MAX_EXCLUDE * 11,
-        examples=["318,2571"],
-    ),
-]
-
-
-def parse_exclude(value: str | None) -> tuple[int, ...]:
-    """`exclude=1,2,3` as ids; more than MAX_EXCLUDE, or an id outside 1..2^31-1, is a 422."""
-    if not value:
-        return ()
-    parts = value.split(",")
-    # no int() of a 5,000-digit part: Python refuses those (a ValueError, i.e. a 500)
-    ids = tuple(int(part) if len(part) <= 10 else 0 for part in parts)
-    if len(ids) > MAX_EXCLUDE:
-        problem = f"at most {MAX_EXCLUDE} movie ids, got {len(ids)}"
-    elif not all(1 <= i <= INT4_MAX for i in ids):
-        problem = f"movie ids are 1..{INT4_MAX}"
-    else:
-        return ids
-    raise ApiError(
-        422, "Invalid request", [{"loc": ["query", "exclude"], "msg": problem, "type": "value_error"}]
-    )
 
 
 class RecommendationOut(ApiModel):

@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from scheduler.item_knn import LikedPairs, latest_per_user, liked_matrix, top_neighbours
+from ranking.users import ratings_from
+from scheduler.item_knn import latest_by_seconds, liked_matrix, top_neighbours
+from scheduler.ratings import RunRatings
 
 
 def _table(pairs: list[tuple[int, int]], n_movies: int, top_n: int = 50):  # type: ignore[no-untyped-def]
@@ -47,11 +49,37 @@ def test_blocks_give_the_same_table_as_one_pass(monkeypatch) -> None:  # type: i
     assert np.array_equal(whole.similarity, blocked.similarity)
 
 
+def _kept(run: RunRatings, ids: np.ndarray, cap: int) -> list[tuple[int, int]]:
+    """(user, movie id) of the liked ratings latest_by_seconds keeps (every rating liked)."""
+    kept = latest_by_seconds(run, np.ones(len(run.ratings.user), dtype=bool), cap)
+    return sorted(zip(run.ratings.user[kept].tolist(), ids[run.ratings.movie[kept]].tolist(), strict=True))
+
+
 def test_only_each_users_latest_liked_movies_feed_the_table() -> None:
-    pairs = LikedPairs(
-        user=np.array([1, 1, 1, 2, 1]),
-        movie=np.array([10, 11, 12, 10, 13]),
-        ts=np.array([5, 9, 7, 1, 9]),
-    )
+    ids = np.array([10, 11, 12, 13])
+    columns = {
+        "user": np.array([1, 1, 1, 2, 1]),
+        "movie": np.array([10, 11, 12, 10, 13]),
+        "half_stars": np.full(5, 10),
+        "micros": np.array([5, 9, 7, 1, 9]) * 1_000_000,
+    }
+    # whole seconds: the ratings' own order is the table's (by_seconds None)
+    run = RunRatings(ratings_from(columns, ids, ""), known=None, by_seconds=None)
     # user 1, latest first: (9, 13), (9, 11), (7, 12), (5, 10) -> keep 13 and 11; user 2 keeps 10
-    assert latest_per_user(pairs, cap=2).tolist() == [False, True, False, True, True]
+    assert _kept(run, ids, cap=2) == [(1, 11), (1, 13), (2, 10)]
+
+
+def test_the_cap_counts_whole_seconds_then_the_higher_movie_id() -> None:
+    ids = np.array([10, 11, 12, 13])
+    columns = {
+        "user": np.array([1, 1, 1, 1]),
+        "movie": np.array([10, 11, 12, 13]),
+        "half_stars": np.full(4, 10),
+        "micros": np.array([5_000_000, 9_500_000, 7_000_000, 9_200_000]),
+    }
+    ratings = ratings_from(columns, ids, "")  # newest first: 11 (9.5 s), 13 (9.2 s), 12, 10
+    assert ids[ratings.movie].tolist() == [11, 13, 12, 10]
+    # by whole seconds 11 and 13 tie at 9 s: the higher id, 13, is the latest (the permutation
+    # scheduler/ratings.py gives such a run: tests/scheduler/test_run_ratings.py)
+    run = RunRatings(ratings, known=None, by_seconds=np.array([1, 0, 2, 3]))
+    assert _kept(run, ids, cap=1) == [(1, 13)]

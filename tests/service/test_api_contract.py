@@ -83,7 +83,7 @@ def server(databases, clustered_template: str, tmp_path_factory: pytest.TempPath
     db_url = databases.create(template=clustered_template)
     with served(db_url, tmp_path_factory.mktemp("serve")) as server:
         yield server.base
-    assert "Traceback" not in server.stderr(), server.stderr()
+    assert "Traceback" not in server.log(), server.log()
 
 
 @pytest.fixture(scope="module")

@@ -234,7 +234,7 @@ def test_the_api_process_after_every_route_has_loaded_no_training_code(
         with httpx.Client(base_url=server.base, headers=auth(), timeout=120) as client:
             answers = [request(client, method, c, ids) for method, c in calls]
         rss_after = resident_mb(server.process.pid)
-    assert server.process.returncode == 0, server.stderr()[-4000:]
+    assert server.process.returncode == 0, server.log()[-4000:]
     loaded = set(json.loads(modules_file.read_text(encoding="utf-8")))
 
     unexpected = [(method, path, status) for method, path, status, expected in answers if status != expected]
