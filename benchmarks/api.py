@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
 
+from cinecluster import databases  # noqa: E402
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, Settings  # noqa: E402
 
 BENCH_DATA = Path("../bench-data")  # relative to the working directory; --bench-data
@@ -119,10 +120,8 @@ def sh(*args: str, env: dict[str, str] | None = None) -> str:
 def ensure_database(server: str, label: str, directory: Path, reuse: bool) -> tuple[str, float | None]:
     """bench_api_<label>: loaded and clustered with the real CLI; returns (url, setup seconds)."""
     name = f"bench_api_{label.replace('-', '_')}"
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+    url = databases.database_url(server, name)
+    exists = databases.exists(server, name)
     env = {"DATABASE_URL": url}
     cli = [PYTHON, "-m", "cinecluster"]
     if exists and reuse:
@@ -143,12 +142,8 @@ def ensure_database(server: str, label: str, directory: Path, reuse: bool) -> tu
                 sh(*cli, "recluster", env=env)
         engine.dispose()
         if ready:
-            admin.dispose()
             return url, None
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    databases.fresh_database(server, name)
     started = time.perf_counter()
     sh(*cli, "db", "upgrade", env=env)
     sh(*cli, "load", str(directory), env=env)
@@ -161,13 +156,6 @@ def ensure_database(server: str, label: str, directory: Path, reuse: bool) -> tu
         conn.execute(text("ANALYZE"))
     analyze.dispose()
     return url, seconds
-
-
-def drop_database(server: str, url: str) -> None:
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def id_files(url: str, workdir: Path, sample: int = 2000) -> dict[str, Path]:
@@ -329,7 +317,7 @@ def bench_dataset(server_url: str, label: str, directory: Path, args, workdir: P
             b = statistics.median(r.rps for r in theirs[draft_label])
             lines.append(f"\n{ours_label.split(',')[0]}: **{a / b:.1f}x** the pandas draft.")
     if args.drop:
-        drop_database(server_url, url)
+        databases.drop_database(server_url, str(make_url(url).database))
     return "\n".join(lines)
 
 

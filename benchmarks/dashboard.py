@@ -25,7 +25,6 @@ import argparse
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,17 +33,17 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_db import prepare  # noqa: E402  (a database of its own)
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
 from serve_process import served  # noqa: E402  (`cinecluster serve`, as the API tests start it)
 
+from cinecluster.databases import drop_database  # noqa: E402
 from cinecluster.settings import Settings  # noqa: E402
 
 GOAL_MS = 300
-CLI = [sys.executable, "-m", "cinecluster"]
 LOGS = Path(tempfile.gettempdir())  # the server's output: serve-PORT.log
 SCRATCH_DB = "cinecluster_dash"
 
@@ -63,31 +62,6 @@ USERS = text(
     ) s
     """
 )
-
-
-def _cli(url: str, *args: str) -> None:
-    subprocess.run([*CLI, *args], env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True)
-
-
-def _prepare(server_url: str, data: Path) -> str:
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{SCRATCH_DB}"'))
-    admin.dispose()
-    url = make_url(server_url).set(database=SCRATCH_DB).render_as_string(hide_password=False)
-    for step in (["db", "upgrade"], ["load", str(data)], ["recluster"]):
-        started = time.perf_counter()
-        _cli(url, *step)
-        print(f"  {step[0]} {time.perf_counter() - started:.0f} s", flush=True)
-    return url
-
-
-def _drop(server_url: str) -> None:
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _timed(client: httpx.Client, path: str) -> float:
@@ -183,13 +157,13 @@ def main() -> None:
     args = parser.parse_args()
     url = args.url or Settings().require_database_url()
     if args.data:
-        url = _prepare(url, args.data)
+        url = prepare(url, SCRATCH_DB, args.data)
     load = os.getloadavg()[0]  # other work on the machine shows in the times: said beside them
     try:
         times, counts = measure(url, args.users, args.seed, args.port)
     finally:
         if args.data and not args.keep:
-            _drop(args.url or Settings().require_database_url())
+            drop_database(args.url or Settings().require_database_url(), SCRATCH_DB)
     body = (
         "Server time of the dashboard's user page (every strategy's list, the liked profile, the"
         " affinities) and of `/recommend/user` for the same users: `cinecluster serve`, 1 worker, one"

@@ -46,6 +46,8 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from cinecluster import databases
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from api import LUA  # noqa: E402  (wrk script: random ids from a file)
@@ -487,12 +489,11 @@ def ensure(url: str, data: Path | None) -> None:
     """The database at the code's schema; created from `data` (load, recluster) when missing."""
     server = make_url(url).set(database="postgres").render_as_string(hide_password=False)
     name = make_url(url).database
-    with psycopg.connect(server, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            if data is None:
-                raise SystemExit(f"database {name} does not exist (pass --data DIR to create it)")
-            conn.execute(f'CREATE DATABASE "{name}"')
+    exists = databases.exists(server, name)
+    if not exists:
+        if data is None:
+            raise SystemExit(f"database {name} does not exist (pass --data DIR to create it)")
+        databases.create_database(server, name)
     sh("db", "upgrade", url=url)
     if not exists:
         sh("load", str(data), url=url)

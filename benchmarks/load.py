@@ -32,6 +32,7 @@ import psycopg
 from sqlalchemy import create_engine, text
 
 from cinecluster import migrate
+from cinecluster.databases import drop_database, fresh_database
 from cinecluster.db import libpq_url
 from cinecluster.settings import DEFAULT_SAMPLE_DATA, normalize_database_url
 from loaders.load import load_files
@@ -110,25 +111,13 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Run:
 
 def prepare(server: str, name: str, movies: Path) -> str:
     """A fresh migrated database `name` holding the dataset's movies; returns its URL."""
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = create_engine(server).url.set(database=name).render_as_string(hide_password=False)
+    url = fresh_database(server, name)
     engine = create_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
     cli = [sys.executable, "-m", "cinecluster", "load", "--movies", str(movies)]
     subprocess.run(cli, env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True)
     return url
-
-
-def drop(server: str, name: str) -> None:
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def execute(url: str, sql: str) -> None:
@@ -163,7 +152,7 @@ def bench(
         steps = breakdown(url, ratings)
         print(label, "steps", {step: f"{seconds:.1f}s" for step, seconds in steps.items()}, flush=True)
     finally:
-        drop(server, name)
+        drop_database(server, name)
     return runs, steps
 
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import joblib
 import numpy as np
 import onnxruntime as rt
-from recluster import database, write_section
+from bench_db import prepare
+from recluster import write_section
 from sqlalchemy import create_engine, text
 
+from cinecluster.databases import drop_database
 from cinecluster.settings import DEFAULT_SAMPLE_DATA
 from scheduler.features import features_for
-from scheduler.job import run_recluster
 from scheduler.placement import load_model
 from scheduler.versions import model_bytes
 
@@ -55,9 +56,8 @@ def main() -> None:
     args = parser.parse_args()
 
     name = "bench_model_storage"
-    url = database(args.server, name, args.data, reuse=False)
+    url = prepare(args.server, name, args.data)  # migrated, loaded and reclustered by the CLI
     engine = create_engine(url)
-    run_recluster(engine, trigger="cli")
     with engine.connect() as conn:
         _, joblib_blob = model_bytes(conn, None, "joblib")
         _, onnx_blob = model_bytes(conn, None, "onnx")
@@ -66,10 +66,7 @@ def main() -> None:
         ids = list(conn.execute(text("SELECT movie_id FROM movies ORDER BY movie_id")).scalars())
         values = features_for(conn, model.spec, ids).values
     engine.dispose()
-    admin = create_engine(args.server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(args.server, name)
 
     with tempfile.TemporaryDirectory() as tmp:
         pkl, onnx_file = Path(tmp) / "kmeans_model.pkl", Path(tmp) / "kmeans_model.onnx"

@@ -44,7 +44,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine
+
+from cinecluster import databases
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -177,17 +179,14 @@ def prepare(server: str, name: str, data: Path, reuse: bool, recreate: bool) -> 
     if not (data / "ratings.csv").is_file():
         print(f"generating synthetic data into {data}", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "cinecluster", "synth", "--out", str(data)], check=True)
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-        if exists and not (reuse or recreate):
-            sys.exit(f"database {name} exists: --reuse to run on it, --recreate to drop and reload it")
-        if exists and recreate:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        if not exists or recreate:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    url = databases.database_url(server, name)
+    exists = databases.exists(server, name)
+    if exists and not (reuse or recreate):
+        sys.exit(f"database {name} exists: --reuse to run on it, --recreate to drop and reload it")
+    if exists and recreate:
+        databases.drop_database(server, name)
+    if not exists or recreate:
+        databases.create_database(server, name)
     if exists and reuse and not recreate:
         return url
     env = {**os.environ, "DATABASE_URL": url}

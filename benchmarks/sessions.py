@@ -24,7 +24,6 @@ Writes the "Sessions and many users" section of docs/benchmarks.md (or prints it
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,17 +32,17 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_db import cli, prepare  # noqa: E402  (a database of its own)
 from load import machine, write_section  # noqa: E402  (benchmarks/load.py: shared helpers)
 from serve_process import served  # noqa: E402  (`cinecluster serve`, as the API tests start it)
 
+from cinecluster.databases import drop_database  # noqa: E402
 from cinecluster.settings import Settings  # noqa: E402
 
 GOAL_P50_MS = 20
-CLI = [sys.executable, "-m", "cinecluster"]
 LOGS = Path(tempfile.gettempdir())  # the server's output: serve-PORT.log
 SCRATCH_DB = "cinecluster_sessions"
 BATCH = 100
@@ -78,31 +77,6 @@ STORED_USERS = text(
     LIMIT :k
     """
 )
-
-
-def _cli(url: str, *args: str) -> None:
-    subprocess.run([*CLI, *args], env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True)
-
-
-def _prepare(server_url: str, data: Path) -> str:
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{SCRATCH_DB}"'))
-    admin.dispose()
-    url = make_url(server_url).set(database=SCRATCH_DB).render_as_string(hide_password=False)
-    for step in (["db", "upgrade"], ["load", str(data)], ["recluster"]):
-        started = time.perf_counter()
-        _cli(url, *step)
-        print(f"  {step[0]} {time.perf_counter() - started:.0f} s", flush=True)
-    return url
-
-
-def _drop(server_url: str) -> None:
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _ms(client: httpx.Client, method: str, path: str, **kwargs: object) -> float:
@@ -221,11 +195,11 @@ def main() -> None:
         if args.url:
             url, dataset = args.url, args.dataset or "the given database"
         elif args.data:
-            url, dataset = _prepare(server_url, args.data), args.dataset or args.data.name
+            url, dataset = prepare(server_url, SCRATCH_DB, args.data), args.dataset or args.data.name
         else:
             users = max(100, round(162_000 * args.ratings / 25_000_000))
             print(f"synth: {args.ratings} ratings, {users} users, 62000 movies", flush=True)
-            _cli(
+            cli(
                 server_url,
                 "synth",
                 "--out",
@@ -239,13 +213,13 @@ def main() -> None:
                 "--seed",
                 "0",
             )
-            url = _prepare(server_url, Path(tmp))
+            url = prepare(server_url, SCRATCH_DB, Path(tmp))
             dataset = args.dataset or f"synthetic, {args.ratings:,} ratings, {users:,} users, 62,000 movies"
         try:
             times = measure(url, args.requests, args.rounds, args.seed, args.port)
         finally:
             if scratch and not args.keep:
-                _drop(server_url)
+                drop_database(server_url, SCRATCH_DB)
     command = ".venv/bin/python benchmarks/sessions.py" + (
         f" --ratings {args.ratings}" if not (args.url or args.data) else " --url URL"
     )
