@@ -27,6 +27,7 @@ from evaluation import baselines
 from evaluation.data import Holdout, prepare
 from evaluation.movies import movie_lists, movie_strategies
 from evaluation.reference import item_knn_lists
+from evaluation.rows import METRICS, Row, row_dict
 from evaluation.sweep import SweepPoint, sweep
 from evaluation.variants import VariantRow, variant_rows
 from loaders.files import Kind
@@ -37,18 +38,6 @@ from scheduler.job import run_recluster
 from service.recommenders import DEFAULT_STRATEGY, STRATEGIES, ListRequest, UserStrategy
 
 SEEDS = 5
-METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
-
-
-@dataclass
-class Row:
-    """One strategy: per relevance definition, metric -> (mean, std over seeds)."""
-
-    name: str
-    seeds: int
-    seconds: float
-    results: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
-    users: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,22 +91,6 @@ class Report:
             ],
             "variants": [v.as_dict() for v in self.variants],
         }
-
-
-def row_dict(row: Row) -> dict[str, object]:
-    return {
-        "name": row.name,
-        "seeds": row.seeds,
-        "seconds": round(row.seconds, 2),
-        "users": row.users,
-        **{
-            relevance: {
-                metric: {"mean": round(mean, 4), "std": round(std, 4)}
-                for metric, (mean, std) in values.items()
-            }
-            for relevance, values in row.results.items()
-        },
-    }
 
 
 Lists = dict[int, list[int]]

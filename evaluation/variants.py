@@ -27,12 +27,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from math import ceil, log2
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, Engine, text
 
+from evaluation.rows import Row, row_dict
 from ranking import RECENCY_QUANTUM, SEQUENCE_RECENT, W_SEQUENCE
 from ranking.liked import liked_mask
 from ranking.users import Blend, Ranker, Ratings, top_with_popular
@@ -43,9 +44,6 @@ from scheduler.options import ReclusterOptions
 from scheduler.quality import POPULARITY
 from scheduler.ratings import fetch_ratings
 from scheduler.sequence import successor_counts, successor_weights
-
-if TYPE_CHECKING:
-    from evaluation.run import Row
 
 HALF_LIFE = 5.0  # ratings: the default profile weight 0.4 + 0.6 * 0.5^(r / 5) (ranking.RECENCY)
 DECAY = 0.8  # per recent rating: the default next-movie weights 0.8^r (ranking.SEQUENCE_DECAY)
@@ -145,11 +143,9 @@ def decay_weights(decay: float) -> tuple[float, ...]:
 @dataclass
 class VariantRow:
     variant: Variant
-    row: "Row"
+    row: Row
 
     def as_dict(self) -> dict[str, Any]:
-        from evaluation.run import row_dict
-
         return {
             "group": self.variant.group,
             "default": self.variant.is_default,
@@ -211,7 +207,7 @@ def variant_rows(
     version: int,
     users: list[int],
     k: int,
-    score: Callable[[str, dict[int, list[int]], float], "Row"],
+    score: Callable[[str, dict[int, list[int]], float], Row],
     progress: Callable[[str], None],
     variants: list[Variant] = VARIANTS,
 ) -> list[VariantRow]:
