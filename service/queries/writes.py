@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cinecluster.tables import movies
 from scheduler.placement import place_movie
-from service.sql import DbConnection, compile_sql, fetch_all
+from service.sql import afetch_all, compile_sql, fetch_all
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
@@ -76,8 +76,10 @@ UNKNOWN_MOVIES = compile_sql(
 )
 
 
-def unknown_movies(conn: psycopg.Connection, movie_ids: list[int]) -> list[int]:
-    return [r.id for r in fetch_all(conn, UNKNOWN_MOVIES, {"ids": movie_ids})]
+class UnknownMovies(Exception):
+    def __init__(self, movie_ids: list[int]) -> None:
+        super().__init__(movie_ids)
+        self.movie_ids = movie_ids
 
 
 UPSERT = compile_sql(
@@ -101,19 +103,26 @@ UPSERT = compile_sql(
 )
 
 
-def upsert_ratings(conn: DbConnection, rows: list[tuple[int, int, float, int | None]]) -> RatingsResult:
-    """Like the loader's append mode: a duplicate (user, movie) keeps the latest timestamp."""
+async def upsert_ratings(
+    conn: psycopg.AsyncConnection, rows: list[tuple[int, int, float, int | None]]
+) -> RatingsResult:
+    """Like the loader's append mode: a duplicate (user, movie) keeps the latest timestamp.
+
+    One statement on an autocommit connection, so all or nothing without BEGIN/COMMIT round
+    trips; a movie that does not exist fails the ratings' foreign key, and only then are the
+    unknown ids looked up (UnknownMovies)."""
     users, movie_ids, stars, ts = (list(col) for col in zip(*rows, strict=True))
-    result = fetch_all(
-        conn,
-        UPSERT,
-        {
-            "users": users,
-            "movies": movie_ids,
-            "ratings": stars,
-            "ts": [float(t) if t is not None else None for t in ts],
-            "ord": list(range(len(rows))),
-        },
-    )
+    params = {
+        "users": users,
+        "movies": movie_ids,
+        "ratings": stars,
+        "ts": [float(t) if t is not None else None for t in ts],
+        "ord": list(range(len(rows))),
+    }
+    try:
+        result = await afetch_all(conn, UPSERT, params)
+    except psycopg.errors.ForeignKeyViolation:
+        unknown = [r.id for r in await afetch_all(conn, UNKNOWN_MOVIES, {"ids": movie_ids})]
+        raise UnknownMovies(unknown) from None
     inserted = sum(1 for r in result if r.inserted)
     return RatingsResult(received=len(rows), inserted=inserted, updated=len(result) - inserted)
