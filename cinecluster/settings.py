@@ -1,5 +1,6 @@
 """The one settings class: every process reads its configuration here, once."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -108,6 +109,14 @@ class Settings(BaseSettings):
         " the rest). About the database server's cores.",
     )
 
+    recluster_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Threads for the in-process recluster's heaviest numpy steps (co-likes, stored"
+        " rankings); 0: one per core this process may use.",
+    )
+
     # The recluster's ratings-sized steps: in this process, or on Apache Spark (the `spark` extra;
     # docs/scaling.md). The API only records a run; the scheduler process honours these.
     recluster_engine: Literal["local", "spark"] = Field(
@@ -142,6 +151,10 @@ class Settings(BaseSettings):
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return normalize_database_url(value) if value else None
+
+    def compute_threads(self) -> int:
+        """recluster_threads, 0 resolved to the cores this process may run on."""
+        return self.recluster_threads or len(os.sched_getaffinity(0))
 
     def require_database_url(self) -> str:
         from cinecluster.errors import UserError

@@ -17,6 +17,7 @@ weights' nonzeros (see _Scratch). Timed at 25M ratings by benchmarks/recluster.p
 """
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,8 +137,9 @@ class UserLists:
     def source_ids(self, ids: np.ndarray) -> np.ndarray:
         """The sources as stored (user_recommendations.source_ids): the movie id, negated when
         the item owes most to the next-movie component ("because you just rated")."""
-        source = ids[self.source]
-        return np.where(self.just_rated, -source, source)
+        source = ids.astype(np.int32)[self.source]  # int4 as stored: half the memory of int64
+        np.negative(source, out=source, where=self.just_rated)
+        return source
 
     def without(self, drop: np.ndarray) -> "UserLists":
         """These lists minus the users where `drop` (one flag per listed user) is set."""
@@ -187,21 +189,31 @@ class Ranker:
         self.n_clusters = int(labels.max()) + 1 if len(labels) else 1
         self.scratch = _Scratch(weights, labels, log_pop, successors)
 
-    def rank(self, ratings: Ratings) -> tuple[UserLists, np.ndarray]:
+    def rank(self, ratings: Ratings, threads: int = 1) -> tuple[UserLists, np.ndarray]:
         """Top `length` of every user's ranking, and each user's cluster shares (one row per
-        user of `ratings`)."""
+        user of `ratings`).
+
+        `threads` > 1 ranks that many blocks at once: the time goes into numpy and scipy's
+        sparse kernels, which release the GIL, so threads share the cores without copying the
+        ratings (processes would); each block writes its own users' rows of `shares`."""
         n_users = len(ratings.starts) - 1
         shares = np.zeros((n_users, self.n_clusters))
         width = max(len(self.scratch.covered), 1)
         blocks = list(_blocks(ratings.starts, max(1, min(self.block_users, BLOCK_CELLS // width))))
-        parts = [self._rank_block(ratings, first, last, shares) for first, last in blocks]
+        if threads > 1 and len(blocks) > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="rank") as pool:
+                parts = list(
+                    pool.map(lambda span: self._rank_block(ratings, span[0], span[1], shares), blocks)
+                )
+        else:
+            parts = [self._rank_block(ratings, first, last, shares) for first, last in blocks]
         if not parts:
             empty = np.empty(0, dtype=np.int64)
             lists = UserLists(empty, np.zeros(1, np.int64), empty, np.empty(0), empty, np.empty(0, bool))
             return lists, shares
         user, movie, score, source, just_rated = _joined(parts)
-        users, counts = np.unique(user, return_counts=True)
-        return UserLists(users, np.r_[0, np.cumsum(counts)], movie, score, source, just_rated), shares
+        first = np.flatnonzero(np.r_[len(user) > 0, user[1:] != user[:-1]])  # blocks in order: sorted
+        return UserLists(user[first], np.r_[first, len(user)], movie, score, source, just_rated), shares
 
     def _rank_block(
         self, ratings: Ratings, first: int, last: int, shares: np.ndarray

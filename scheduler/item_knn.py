@@ -20,12 +20,14 @@ version, from the run's ratings minus the holdout sample's hidden likes
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
+from cinecluster.settings import get_settings
 from ranking import TOP_N
 from ranking.liked import latest, liked_mask
 from ranking.sparse import product
@@ -77,37 +79,45 @@ def liked_rows(ratings: Ratings, mask: np.ndarray, n_movies: int) -> sp.csr_matr
     return matrix
 
 
-def _blocks(by_movie: sp.csr_matrix, liked: sp.csr_matrix) -> Iterator[tuple[int, int]]:
-    """Row ranges whose co-like product has at most ~BLOCK_PRODUCTS multiply-adds (a bound on
-    the block's nonzeros, hence its memory); a single heavier movie is a block of its own."""
+def _blocks(by_movie: sp.csr_matrix, liked: sp.csr_matrix, products: int) -> Iterator[tuple[int, int]]:
+    """Row ranges whose co-like product has at most ~`products` multiply-adds (a bound on the
+    block's nonzeros, hence its memory); a single heavier movie is a block of its own."""
     per_user = np.diff(liked.indptr).astype(np.float64)
     work = np.cumsum(by_movie @ per_user)  # per movie: sum of its fans' liked counts
     start = 0
     n_movies = by_movie.shape[0]
     while start < n_movies:
         base = work[start - 1] if start else 0.0
-        stop = int(np.searchsorted(work, base + BLOCK_PRODUCTS, side="right"))
+        stop = int(np.searchsorted(work, base + products, side="right"))
         stop = min(max(stop, start + 1), n_movies)
         yield start, stop
         start = stop
 
 
-def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N) -> ItemNeighbours:
+def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N, threads: int = 1) -> ItemNeighbours:
     """Top-n cosine neighbours of every movie from a users x movies 0/1 matrix, block by block.
 
     Only the nonzero co-likes are touched (a dense movies x movies block would be mostly zeros:
     ~7% are nonzero at 5M ratings): cosines on the product's data, a partial sort per movie.
+    `threads` blocks at once (scipy's product and numpy's sorts release the GIL), each block
+    that many times smaller: the same memory as one thread.
     """
     n_movies = liked.shape[1]
     k = min(top_n, n_movies - 1)
     by_movie = liked.T.tocsr()  # movies x users
     norms = np.sqrt(np.diff(by_movie.indptr).astype(np.float64))
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for start, stop in _blocks(by_movie, liked) if k >= 1 else ():
+
+    def block(span: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        start, stop = span
         co = product(by_movie[start:stop], liked)  # co-like counts of the block's movies
-        parts.append(top_of_block(co, np.arange(start, stop), inverse, k))
-    return _joined(parts)
+        return top_of_block(co, np.arange(start, stop), inverse, k)
+
+    spans = list(_blocks(by_movie, liked, BLOCK_PRODUCTS // max(threads, 1))) if k >= 1 else []
+    if threads > 1 and len(spans) > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="co-likes") as pool:
+            return _joined(list(pool.map(block, spans)))
+    return _joined([block(span) for span in spans])
 
 
 def top_of_block(co: sp.csr_matrix, rows: np.ndarray, inverse: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
@@ -226,7 +236,7 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     context.holdout_sample = sample
     capped = latest_by_seconds(run, train)
     del train
-    table = top_neighbours(liked_rows(ratings, capped, len(ids)))
+    table = top_neighbours(liked_rows(ratings, capped, len(ids)), threads=get_settings().compute_threads())
     log_pop = log_popularity(conn, ids)
     rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
     context.item_similarity = table.as_matrix(len(ids))

@@ -194,6 +194,7 @@ def item_model_step(
         start = time.perf_counter()
         ids = context.features.movie_ids
         model = fit_item_model(liked, params)
+        context.liked = liked = None  # its last reader: freed before the rankings' peak
         rows = write_item_neighbours(
             conn,
             context.version,

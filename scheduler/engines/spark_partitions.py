@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from ranking.users import Ranker, ratings_from
 from scheduler.copyio import Column, copy_with
-from scheduler.item_knn import _blocks, liked_matrix, top_of_block
+from scheduler.item_knn import BLOCK_PRODUCTS, _blocks, liked_matrix, top_of_block
 from scheduler.item_model import gram
 from scheduler.user_lists import LIST_COLUMNS, list_columns
 
@@ -33,7 +33,7 @@ def co_likes_partition(batches: Iterator[pa.RecordBatch], n_movies: int) -> Iter
         return
     liked = liked_matrix(table["user_id"].to_numpy(), table["movie"].to_numpy(), n_movies)
     by_movie = liked.T.tocsr()
-    for first, last in _blocks(by_movie, liked):
+    for first, last in _blocks(by_movie, liked, BLOCK_PRODUCTS):
         co = (by_movie[first:last] @ liked).tocoo()
         a = co.row.astype(np.int32) + first
         off = a != co.col

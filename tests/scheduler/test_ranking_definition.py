@@ -2,10 +2,12 @@
 rating, and the numpy ranker's edges (seen movies, the popular fill) behave as the API's."""
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine, text
 
 from ranking.liked import latest, liked_mask, liked_sql
 from ranking.users import Ranker, ratings_from, top_with_popular
+from scheduler import item_knn
 from scheduler.item_knn import liked_matrix, top_neighbours
 
 
@@ -53,3 +55,36 @@ def test_ranking_excludes_seen_and_falls_back_to_popularity() -> None:
     [ranked] = top_with_popular(ranker.rank(ratings)[0], ratings, counts, 3)
     # neighbour 2 first (1 is seen), then the most rated unseen movies: 4, then 3
     assert ranked.tolist() == [2, 4, 3]
+
+
+def test_threads_change_neither_the_rankings_nor_the_co_likes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recluster ranks blocks of users and computes blocks of co-likes in threads
+    (CINECLUSTER_RECLUSTER_THREADS): the same lists, scores, sources and neighbours as one."""
+    rng = np.random.default_rng(11)
+    n_users, n_movies = 700, 60
+    per_user = rng.integers(3, 40, n_users)
+    user = np.repeat(np.arange(n_users), per_user)
+    movie = np.concatenate([rng.choice(n_movies, k, replace=False) for k in per_user])
+    ids = np.arange(100, 100 + n_movies)
+    columns = {
+        "user": user,
+        "movie": ids[movie],
+        "half_stars": rng.integers(1, 11, len(user)),
+        "micros": rng.integers(0, 10**9, len(user)),
+    }
+    ratings = ratings_from(columns, ids, "")
+    liked = liked_mask(ratings.half_stars, ratings.starts)
+    matrix = liked_matrix(ratings.user[liked], ratings.movie[liked], n_movies)
+    monkeypatch.setattr(item_knn, "BLOCK_PRODUCTS", 3_000)  # many blocks of co-likes at this size
+    assert len(list(item_knn._blocks(matrix.T.tocsr(), matrix, 1_000))) > 6
+    one, three = top_neighbours(matrix, 10), top_neighbours(matrix, 10, threads=3)
+    for field in ("movie", "rank", "neighbour", "similarity", "co_likes"):
+        assert np.array_equal(getattr(one, field), getattr(three, field))
+    labels = rng.integers(0, 4, n_movies)
+    counts = rng.integers(0, 50, n_movies).astype(float)
+    ranker = Ranker(one.as_matrix(n_movies), labels, np.log1p(counts), length=10, block_users=16)
+    (alone, shares_alone), (threaded, shares_threaded) = ranker.rank(ratings), ranker.rank(ratings, threads=3)
+    assert len(threaded.user) > 600  # many blocks, most users listed: the comparison says something
+    for field in ("user", "offsets", "movie", "score", "source", "just_rated"):
+        assert np.array_equal(getattr(alone, field), getattr(threaded, field))
+    assert np.array_equal(shares_alone, shares_threaded)
