@@ -22,8 +22,10 @@ any sum of up to 2^29 of them is exact in float64: the stored rankings (numpy) a
 one (SQL) then agree to the bit whatever order they add in.
 """
 
+import itertools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,11 +33,14 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection
 
+from cinecluster.settings import get_settings
+from ranking.sparse import product
 from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
 from scheduler.options import ReclusterOptions
 from scheduler.versions import WriteContext, WriteStep
 
 QUANTUM = 2.0**-20  # weights are multiples of it: exact sums (see above)
+GRAM_PARTS = 4  # row slices of the Gram matrix per thread: balanced work, small temporaries
 LIMIT = 15.0  # |weight| at most (never reached in practice: weights are well below 1)
 
 
@@ -85,13 +90,30 @@ def most_liked_of(likes: np.ndarray, limit: int) -> np.ndarray:
     return np.sort(chosen)
 
 
-def gram(liked: sp.csr_matrix) -> np.ndarray:
+def gram(liked: sp.csr_matrix, threads: int = 1) -> np.ndarray:
     """XᵀX as a dense float64 matrix.
 
     Sparse: the work is Σ over users of (their liked movies inside)², 1.7e9 at 25M ratings,
-    6.5 s there, where dense blocks of users through BLAS took 16-21 s (both cores). The 0/1
-    matrix is float32: counts are exact up to 2^24 users liking both movies."""
-    return (liked.T @ liked).toarray().astype(np.float64)
+    where dense blocks of users through BLAS took 16-21 s (both cores). In GRAM_PARTS slices of
+    rows, `threads` at a time, each with scipy's product in one pass (ranking/sparse.py). The
+    0/1 matrix is float32: counts are exact up to 2^24 users liking both movies."""
+    n = liked.shape[1]
+    by_movie = liked.T.tocsr()
+    counts = np.empty((n, n))
+    edges = np.linspace(0, n, GRAM_PARTS * max(threads, 1) + 1).astype(np.int64)
+
+    def rows(span: tuple[int, int]) -> None:
+        first, last = span
+        counts[first:last] = product(by_movie[first:last], liked).toarray()
+
+    spans = [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+    if threads > 1 and len(spans) > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="gram") as pool:
+            list(pool.map(rows, spans))
+    else:
+        for span in spans:
+            rows(span)
+    return counts
 
 
 def ease_weights(counts: np.ndarray, lam: float) -> np.ndarray:
@@ -149,17 +171,20 @@ class LikedCounts(Protocol):
 @dataclass
 class CsrCounts:
     liked: sp.csr_matrix
+    threads: int = 1
 
     def likes(self) -> np.ndarray:
         return np.asarray(self.liked.sum(axis=0)).ravel()
 
     def gram(self, covered: np.ndarray) -> np.ndarray:
-        return gram(self.liked[:, covered].tocsr())
+        return gram(self.liked[:, covered].tocsr(), self.threads)
 
 
-def fit_item_model(liked: sp.csr_matrix | LikedCounts, params: ItemModelParams) -> ItemModel:
+def fit_item_model(
+    liked: sp.csr_matrix | LikedCounts, params: ItemModelParams, threads: int = 1
+) -> ItemModel:
     """EASE on the `params.movies` most-liked columns of `liked`; indices are liked's columns."""
-    source = CsrCounts(liked) if isinstance(liked, sp.csr_matrix) else liked
+    source = CsrCounts(liked, threads) if isinstance(liked, sp.csr_matrix) else liked
     likes = source.likes()
     covered = most_liked_of(likes, params.movies)
     if len(covered) == 0:
@@ -193,7 +218,7 @@ def item_model_step(
             raise RuntimeError("item_model_step runs after item_knn_step (it needs the liked matrix)")
         start = time.perf_counter()
         ids = context.features.movie_ids
-        model = fit_item_model(liked, params)
+        model = fit_item_model(liked, params, get_settings().compute_threads())
         context.liked = liked = None  # its last reader: freed before the rankings' peak
         rows = write_item_neighbours(
             conn,

@@ -17,13 +17,16 @@ Work: ratings x WINDOW pair lookups, CHUNK ratings at a time (a few tens of MB o
 bincount per chunk; at 25M ratings the grid's accumulation dominates.
 """
 
+import itertools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
 from sqlalchemy import Connection
 
+from cinecluster.settings import get_settings
 from ranking.users import Ratings
 from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
 from scheduler.item_model import prune
@@ -40,40 +43,70 @@ STEP_WEIGHTS = np.round(DECAY ** np.arange(WINDOW) * 1024) / 1024
 
 
 def successor_counts(
-    ratings: Ratings, covered: np.ndarray, n_movies: int, train: np.ndarray | None = None
+    ratings: Ratings,
+    covered: np.ndarray,
+    n_movies: int,
+    train: np.ndarray | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """count[a, b] over the covered movies (positions in `covered`), from every user's ratings
     (Ratings: newest first, so rating i's successor by s steps is rating i - s, of the same
     user while i's recency is at least s); `train`: per rating, whether it may count (held-out
-    ratings may not). Each step is a shifted slice of the chunk: no gathers."""
+    ratings may not). Each step is a shifted slice of the chunk: no gathers.
+
+    `threads` count contiguous parts of the ratings at once, each into its own grid, with
+    chunks that many times smaller (the same temporaries in all); the grids are added at the
+    end: exact sums (STEP_WEIGHTS), so the same table as one thread."""
     width = len(covered)
     local = np.full(n_movies, -1, dtype=np.int32)  # keys < width² fit in int32 (width <= 15,000)
     local[covered] = np.arange(width, dtype=np.int32)
-    counts = np.zeros(width * width)
     n = len(ratings.movie)
-    for lo in range(0, n, CHUNK):
-        hi = min(n, lo + CHUNK)
-        first = max(0, lo - WINDOW)  # the later ratings of the chunk's first ones come before it
-        movie = local[ratings.movie[first:hi]]
-        if train is not None:
-            movie[~train[first:hi]] = -1
-        starts = ratings.starts
-        user_of = np.searchsorted(starts, np.arange(lo, hi), side="right") - 1
-        recency = np.arange(lo, hi) - starts[user_of]  # ratings of the same user newer than it
-        earlier = movie[lo - first :]
-        keys, values = [], []
-        for step in range(1, WINDOW + 1):
-            start = lo - first - step  # where the later rating of the chunk's first one is
-            if start >= 0:
-                later = movie[start : start + hi - lo]
-            else:  # the data's very first ratings: none `step` before them
-                pad = min(-start, hi - lo)
-                later = np.r_[np.full(pad, -1), movie[: hi - lo - pad]]
-            ok = (recency >= step) & (earlier >= 0) & (later >= 0)
-            keys.append(earlier[ok] * width + later[ok])
-            values.append(np.full(len(keys[-1]), STEP_WEIGHTS[step - 1]))
-        counts += np.bincount(np.concatenate(keys), np.concatenate(values), minlength=width * width)
+    chunk = max(CHUNK // max(threads, 1), 1)
+    edges = np.linspace(0, n, max(threads, 1) + 1).astype(np.int64)
+
+    def part(first: int, last: int) -> np.ndarray:
+        counts = np.zeros(width * width)
+        for lo in range(first, last, chunk):
+            keys, values = _chunk_pairs(ratings, local, train, width, lo, min(last, lo + chunk))
+            counts += np.bincount(keys, values, minlength=width * width)
+        return counts
+
+    spans = [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+    if len(spans) > 1:
+        with ThreadPoolExecutor(len(spans), thread_name_prefix="successors") as pool:
+            grids = list(pool.map(lambda span: part(*span), spans))
+        counts = grids.pop()
+        while grids:
+            counts += grids.pop()
+    else:
+        counts = part(0, n) if n else np.zeros(width * width)
     return counts.reshape(width, width)
+
+
+def _chunk_pairs(
+    ratings: Ratings, local: np.ndarray, train: np.ndarray | None, width: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ratings lo..hi-1 and their successors up to WINDOW steps: (earlier x width + later, weight)."""
+    first = max(0, lo - WINDOW)  # the later ratings of the chunk's first ones come before it
+    movie = local[ratings.movie[first:hi]]
+    if train is not None:
+        movie[~train[first:hi]] = -1
+    starts = ratings.starts
+    user_of = np.searchsorted(starts, np.arange(lo, hi), side="right") - 1
+    recency = np.arange(lo, hi) - starts[user_of]  # ratings of the same user newer than it
+    earlier = movie[lo - first :]
+    keys, values = [], []
+    for step in range(1, WINDOW + 1):
+        start = lo - first - step  # where the later rating of the chunk's first one is
+        if start >= 0:
+            later = movie[start : start + hi - lo]
+        else:  # the data's very first ratings: none `step` before them
+            pad = min(-start, hi - lo)
+            later = np.r_[np.full(pad, -1), movie[: hi - lo - pad]]
+        ok = (recency >= step) & (earlier >= 0) & (later >= 0)
+        keys.append(earlier[ok] * width + later[ok])
+        values.append(np.full(len(keys[-1]), STEP_WEIGHTS[step - 1]))
+    return np.concatenate(keys), np.concatenate(values)
 
 
 def successor_weights(counts: np.ndarray, keep: int = KEEP) -> ItemNeighbours:
@@ -105,7 +138,8 @@ def successors_step(counts: Callable[[Connection, WriteContext], SuccessorCounts
         covered = context.item_covered
         if counts is None:
             ratings = run_ratings(conn, context).ratings
-            grid = successor_counts(ratings, covered, len(ids), context.trained)
+            threads = get_settings().compute_threads()
+            grid = successor_counts(ratings, covered, len(ids), context.trained, threads)
         else:
             grid = counts(conn, context)(covered)
         local = successor_weights(grid)

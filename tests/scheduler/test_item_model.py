@@ -1,9 +1,10 @@
 """The item models (EASE, DLAE): closed forms on a tiny matrix, the cut to the most-liked movies, pruning."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
-from scheduler.item_model import QUANTUM, ItemModelParams, fit_item_model, most_liked
+from scheduler.item_model import QUANTUM, ItemModelParams, fit_item_model, gram, most_liked
 
 # 7 users x 5 movies; likes per movie 4, 5, 4, 5, 0 (movie 4 liked by nobody)
 LIKED = np.array(
@@ -87,3 +88,12 @@ def test_pruning_keeps_the_largest_magnitudes_negative_ones_included() -> None:
     negative = everything.table.similarity < 0
     assert negative.sum() == 4  # kept when k allows, ranked after the positive ones
     assert everything.table.rank[negative].tolist() == [3, 3, 3, 3]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_gram_matrix_is_exact_in_slices_and_threads(threads: int) -> None:
+    rng = np.random.default_rng(5)
+    x = (rng.random((300, 37)) < 0.2).astype(np.float32)
+    counts = gram(sp.csr_matrix(x), threads)  # GRAM_PARTS x threads slices of rows
+    assert counts.dtype == np.float64
+    np.testing.assert_array_equal(counts, x.T.astype(np.float64) @ x)

@@ -26,8 +26,11 @@ def _brute_force(users, movies, micros, covered, train):  # type: ignore[no-unty
     return counts
 
 
-@pytest.mark.parametrize("chunk", [1 << 19, 7])  # one chunk; chunks smaller than the window
-def test_counts_equal_a_loop_over_each_users_ratings_in_time_order(chunk: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+# one chunk; chunks smaller than the window; parts in threads (split inside users' windows)
+@pytest.mark.parametrize(("chunk", "threads"), [(1 << 19, 1), (7, 1), (1 << 19, 3), (7, 4)])
+def test_counts_equal_a_loop_over_each_users_ratings_in_time_order(
+    chunk: int, threads: int, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(sequence, "CHUNK", chunk)
     rng = np.random.default_rng(3)
     n_movies = 40
@@ -45,7 +48,7 @@ def test_counts_equal_a_loop_over_each_users_ratings_in_time_order(chunk: int, m
     # Ratings reorder the rows (newest first); carry `train` along by the same order
     order = np.lexsort((-movies, -micros, users))
     ratings = ratings_from(columns, ids, "")
-    mine = successor_counts(ratings, covered, n_movies, train[order])
+    mine = successor_counts(ratings, covered, n_movies, train[order], threads)
     expected = _brute_force(users, np.searchsorted(ids, movies), micros, covered.tolist(), train)
     np.testing.assert_array_equal(mine, expected)
     assert mine.sum() > 0 and len(np.unique(mine)) > 5  # the comparison says something
