@@ -155,7 +155,9 @@ def recluster_section(r: dict, where: str) -> str:
     lines = [
         f"`benchmarks/recluster.py`: `cinecluster recluster --json` in a fresh process on synthetic data"
         f" ({c['ratings']:,} ratings, {c['users']:,} users, {c['movies']:,} movies), {r['rounds']} rounds,"
-        f" medians; seconds per step are the job's own (`timings` in its JSON). {where}.",
+        f" medians; seconds per step are the job's own (`timings` in its JSON); threads: the default"
+        f" (`CINECLUSTER_RECLUSTER_THREADS` unset: one per core, here {len(os.sched_getaffinity(0))})."
+        f" {where}.",
         "",
         "| step | seconds |",
         "|---|---:|",
