@@ -48,7 +48,7 @@ STEP_NAMES = {
     "neighbours": "in-cluster neighbours",
     "serialize": "serialise (joblib + ONNX)",
     "counts_wait": "side counts (wait)",
-    "write:item_knn": "write: item_neighbours (reads the ratings once for all steps)",
+    "write:co_likes": "write: item_neighbours (reads the ratings once for all steps)",
     "write:item_model": "write: item_weights (the item model: DLAE)",
     "write:successors": "write: item_successors (next-movie counts)",
     "write:holdout": "write: holdout NDCG",

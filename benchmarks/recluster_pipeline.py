@@ -3,10 +3,10 @@
 Two pipelines, each a whole `run_recluster(engine, write_steps=..., trigger="cli")` in a fresh
 child process on the same benchmark database (synthetic 25M ratings by default):
 
-  baseline  [item_knn_step, co_rating_weights_step, holdout_step, user_lists_step]: the
+  baseline  [co_likes_step, co_rating_weights_step, holdout_step, user_lists_step]: the
             stored and holdout rankings rank with the co-rating cosines (item_neighbours), as
             the default did before the EASE item model;
-  new       scheduler.steps.default_write_steps(): [item_knn_step, item_model_step,
+  new       scheduler.steps.default_write_steps(): [co_likes_step, item_model_step,
             holdout_step, user_lists_step], ranking with the EASE weights (item_weights).
 
 Per run: the wall time, each step's wall time (from the run's own step reports: core steps,
@@ -60,13 +60,13 @@ PIPELINES = ("baseline", "new")
 
 # (module, function, label): sub-steps timed inside the child (wrapped, not changed)
 SUB_STEPS = (
-    ("scheduler.ratings", "fetch_ratings", "item_knn: fetch all ratings (once, for every step)"),
-    ("scheduler.item_knn", "top_neighbours", "item_knn: co-like top-50"),
-    ("scheduler.item_knn", "write_item_neighbours", "item_knn: write item_neighbours"),
+    ("scheduler.ratings", "fetch_ratings", "co-likes: fetch all ratings (once, for every step)"),
+    ("scheduler.co_likes", "top_neighbours", "co-likes: co-like top-50"),
+    ("scheduler.co_likes", "write_item_table", "co-likes: write item_neighbours"),
     ("scheduler.item_model", "gram", "item_model: Gram XᵀX (sparse product)"),
     ("scheduler.item_model", "ease_weights", "item_model: inverse (EASE weights)"),
     ("scheduler.item_model", "prune", "item_model: prune to top-k"),
-    ("scheduler.item_model", "write_item_neighbours", "item_model: write item_weights"),
+    ("scheduler.item_model", "write_item_table", "item_model: write item_weights"),
     ("scheduler.user_lists", "Ranker", "user_lists: per-version tables (Ranker)"),
     ("scheduler.user_lists", "copy_partition", "user_lists: write user_recommendations"),
 )
@@ -112,7 +112,7 @@ def _instrument(subs: dict[str, dict[str, float]]) -> None:
 def child(pipeline: str, url: str) -> None:
     import threadpoolctl
 
-    from scheduler.item_knn import item_knn_step
+    from scheduler.co_likes import co_likes_step
     from scheduler.job import run_recluster
     from scheduler.progress import StepUpdate
     from scheduler.quality import holdout_step
@@ -123,7 +123,7 @@ def child(pipeline: str, url: str) -> None:
     subs: dict[str, dict[str, float]] = {}
     _instrument(subs)
     if pipeline == "baseline":
-        steps = [item_knn_step, co_rating_weights_step, holdout_step, user_lists_step]
+        steps = [co_likes_step, co_rating_weights_step, holdout_step, user_lists_step]
     else:
         steps = default_write_steps()
     marks: list[dict[str, Any]] = []
@@ -276,7 +276,7 @@ ROWS = (
     ("in-cluster neighbours", ("neighbours",)),
     ("serialize + counts", ("serialize", "counts_wait")),
     ("write: clusters + neighbours", ("write",)),
-    ("item-kNN step (co-rating table)", ("write:item_knn",)),
+    ("item-kNN step (co-rating table)", ("write:co_likes",)),
     ("item model step (EASE) / co-rating as weights", ("write:item_model", "write:co_rating_weights")),
     ("holdout NDCG step", ("write:holdout",)),
     ("stored rankings step (user_lists)", ("write:user_lists",)),

@@ -1,13 +1,13 @@
 """The collaborative-filtering bar: item-kNN on all co-ratings (binary cosine, 50 neighbours).
 
 Computed in numpy from the training split with the same sparse code as the recluster job's
-table (scheduler/item_knn.py), but over every rated pair instead of liked ones, and scored
+table (scheduler/co_likes.py), but over every rated pair instead of liked ones, and scored
 from every rated movie: the plain textbook item-kNN the issue quotes (0.079 on ml-latest-small).
 """
 
 import numpy as np
 
-from scheduler.item_knn import liked_matrix, top_neighbours
+from scheduler.co_likes import liked_matrix, top_neighbours
 
 
 def item_knn_lists(

@@ -12,7 +12,7 @@ user) with the item model and the blend changed, one thing at a time:
 
 The inputs are the run's: the scratch database's ratings (the training split) read as the run
 reads them (scheduler/ratings.py), its clusters (movie_clusters), ln(1 + ratings) from
-PostgreSQL (scheduler/item_knn.py `log_popularity`). The item models and the successors table
+PostgreSQL (scheduler/co_likes.py `log_popularity`). The item models and the successors table
 are fitted in process with the run's functions on the run's training data: the liked rule of
 ranking/liked.py and the run's own training mask (the run hides its holdout sample's latest
 ratings from its models: scheduler/holdout_sample.py), so the default variant's tables are the stored
@@ -37,9 +37,10 @@ from evaluation.rows import Row, row_dict
 from ranking import RECENCY_QUANTUM, SEQUENCE_RECENT, W_SEQUENCE
 from ranking.liked import liked_mask
 from ranking.users import Blend, Ranker, Ratings, top_with_popular
+from scheduler.co_likes import liked_rows
 from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
-from scheduler.item_knn import ItemNeighbours, liked_rows, log_popularity
 from scheduler.item_model import ItemModelParams, fit_item_model
+from scheduler.item_tables import ItemTable, log_popularity
 from scheduler.options import ReclusterOptions
 from scheduler.quality import POPULARITY
 from scheduler.ratings import fetch_ratings
@@ -182,7 +183,7 @@ def _inputs(conn: Connection, version: int) -> _Inputs:
     counts[at[inside]] = np.array([r.rating_count for r in features], dtype=np.float64)[inside]
     run = fetch_ratings(conn, ids)
     ratings = run.ratings
-    # the run's training mask (scheduler/item_knn.py item_knn_step, through its own helpers, so
+    # the run's training mask (scheduler/co_likes.py co_likes_step, through its own helpers, so
     # the mask is the run's by construction): its holdout sample's latest ratings and ratings
     # of movies without features train nothing
     liked = liked_mask(ratings.half_stars, ratings.starts)
@@ -241,7 +242,7 @@ def variant_rows(
         if key not in successors:
             progress("variants: counting the next movies")
             local = successor_weights(successor_counts(data.ratings, covered, n_movies, data.trained))
-            table = ItemNeighbours(
+            table = ItemTable(
                 covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes
             )
             successors[key] = table.as_matrix(n_movies)

@@ -2,7 +2,7 @@
 min(HOLDOUT_USERS, 10% of users)), the latest HOLDOUT of each one's ratings hidden exactly as
 in the offline protocol (ranking/split.py).
 
-The co-likes table (scheduler/item_knn.py) and the item model leave the hidden liked pairs
+The co-likes table (scheduler/co_likes.py) and the item model leave the hidden liked pairs
 out; scheduler/quality.py scores the default ranking on them.
 """
 

@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 
 from cinecluster.settings import get_settings
 from ranking.sparse import product
-from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
+from scheduler.item_tables import ItemTable, log_popularity, write_item_table
 from scheduler.options import ReclusterOptions
 from scheduler.versions import WriteContext, WriteStep
 
@@ -71,9 +71,9 @@ class ItemModelParams:
 
 @dataclass
 class ItemModel:
-    """The pruned weights (as an ItemNeighbours table: similarity = weight) and what it covers."""
+    """The pruned weights (as an ItemTable table: similarity = weight) and what it covers."""
 
-    table: ItemNeighbours
+    table: ItemTable
     covered: np.ndarray  # movie indices inside the solve
     liked_share: float  # share of the liked pairs on covered movies
 
@@ -135,14 +135,14 @@ def dlae_weights(counts: np.ndarray, lam: float, dropout: float) -> np.ndarray:
     return weights
 
 
-def prune(weights: np.ndarray, counts: np.ndarray, k: int) -> ItemNeighbours:
+def prune(weights: np.ndarray, counts: np.ndarray, k: int) -> ItemTable:
     """Each row's k largest |weights|, rounded to QUANTUM (zeros dropped), ranked by weight
     descending then column ascending: (row, rank, column, weight, co-likes) in local indices."""
     n = len(weights)
     keep = min(k, n - 1)
     if keep < 1:
         empty = np.empty(0, dtype=np.int64)
-        return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+        return ItemTable(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     magnitude = np.abs(weights)
     np.fill_diagonal(magnitude, -1.0)  # never a movie's own weight
     column = np.argpartition(-magnitude, keep - 1, axis=1)[:, :keep]
@@ -156,7 +156,7 @@ def prune(weights: np.ndarray, counts: np.ndarray, k: int) -> ItemNeighbours:
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]]) if len(row) else row
     rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)])) + 1
     co_likes = counts[row, column].astype(np.int32)
-    return ItemNeighbours(row, rank, column, value, co_likes)
+    return ItemTable(row, rank, column, value, co_likes)
 
 
 class LikedCounts(Protocol):
@@ -189,7 +189,7 @@ def fit_item_model(
     covered = most_liked_of(likes, params.movies)
     if len(covered) == 0:
         empty = np.empty(0, dtype=np.int64)
-        table = ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+        table = ItemTable(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
         return ItemModel(table, covered, 0.0)
     counts = source.gram(covered)
     if params.model == "ease":
@@ -198,7 +198,7 @@ def fit_item_model(
         weights = dlae_weights(counts.copy(), params.lam, params.dropout)
     np.clip(weights, -LIMIT, LIMIT, out=weights)  # |B| < 16: the sums stay exact (see QUANTUM)
     local = prune(weights, counts, params.k)
-    table = ItemNeighbours(
+    table = ItemTable(
         covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes
     )
     total = int(likes.astype(np.int64).sum())
@@ -215,12 +215,12 @@ def item_model_step(
     def item_model_step(conn: Connection, context: WriteContext) -> None:
         liked = context.liked if counts is None else counts(context)
         if liked is None:
-            raise RuntimeError("item_model_step runs after item_knn_step (it needs the liked matrix)")
+            raise RuntimeError("item_model_step runs after co_likes_step (it needs the liked matrix)")
         start = time.perf_counter()
         ids = context.features.movie_ids
         model = fit_item_model(liked, params, get_settings().compute_threads())
         context.liked = liked = None  # its last reader: freed before the rankings' peak
-        rows = write_item_neighbours(
+        rows = write_item_table(
             conn,
             context.version,
             ids,

@@ -21,11 +21,11 @@ from cinecluster.errors import UserError
 from cinecluster.settings import get_settings
 from cinecluster.tables import model_versions
 from scheduler import runs
+from scheduler.cluster_neighbours import in_cluster_neighbours
 from scheduler.clustering import ClusterParams, fit
 from scheduler.engines import open_engine
 from scheduler.features import FeatureOptions, rebuild_features
 from scheduler.item_model import ItemModelParams
-from scheduler.neighbours import in_cluster_neighbours
 from scheduler.options import ReclusterOptions, options_from
 from scheduler.placement import place_missing
 from scheduler.progress import Listener, RunProgress
@@ -66,7 +66,7 @@ FINAL_STEPS = ("activate", "analyze", "prune")
 
 
 def step_name(step: WriteStep) -> str:
-    """'write:item_knn' for scheduler.item_knn.item_knn_step."""
+    """'write:co_likes' for scheduler.co_likes.co_likes_step."""
     name = getattr(step, "__name__", type(step).__name__)
     return "write:" + name.strip("_").removesuffix("_step")
 

@@ -2,7 +2,7 @@
 
 The holdout: a fixed sample of users has the latest 20% of its ratings hidden, exactly as in
 the offline protocol (scheduler/holdout_sample.py). Their hidden *liked* pairs are left out of
-the co-likes table (scheduler/item_knn.py) and of the item model (scheduler/item_model.py)
+the co-likes table (scheduler/co_likes.py) and of the item model (scheduler/item_model.py)
 this version serves, so the scores below never saw them. The sample's lists are ranked from
 their training ratings by the one ranking (ranking/users.py, with the popular movies after the
 candidates, as the API) over the item model's weights, and NDCG@10 (relevant = hidden rating
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 from ranking.metrics import score_lists
 from ranking.users import Ranker, ratings_from, top_with_popular
 from scheduler.holdout_sample import SampleRatings
-from scheduler.item_knn import log_popularity
+from scheduler.item_tables import log_popularity
 from scheduler.versions import WriteContext
 
 K = 10
@@ -34,7 +34,7 @@ def holdout_step(conn: Connection, context: WriteContext) -> None:
     sample whose hidden likes neither the item model nor the co-rating table saw."""
     sample = context.holdout_sample
     if context.item_weights is None or sample is None:
-        raise RuntimeError("holdout_step runs after item_knn_step and item_model_step")
+        raise RuntimeError("holdout_step runs after co_likes_step and item_model_step")
     if len(sample.user):
         context.metrics["holdout"] = _holdout(conn, sample, context.item_weights, context)
 

@@ -28,8 +28,8 @@ from sqlalchemy import Connection
 
 from cinecluster.settings import get_settings
 from ranking.users import Ratings
-from scheduler.item_knn import ItemNeighbours, log_popularity, write_item_neighbours
 from scheduler.item_model import prune
+from scheduler.item_tables import ItemTable, log_popularity, write_item_table
 from scheduler.ratings import run_ratings
 from scheduler.versions import WriteContext, WriteStep
 
@@ -109,7 +109,7 @@ def _chunk_pairs(
     return np.concatenate(keys), np.concatenate(values)
 
 
-def successor_weights(counts: np.ndarray, keep: int = KEEP) -> ItemNeighbours:
+def successor_weights(counts: np.ndarray, keep: int = KEEP) -> ItemTable:
     """The stored table from the counts (local indices): rows divided by sqrt(row sum), scaled
     to a largest weight of 1, each row's `keep` largest, multiples of 2^-20 (zeros dropped)."""
     totals = counts.sum(axis=1)
@@ -144,10 +144,10 @@ def successors_step(counts: Callable[[Connection, WriteContext], SuccessorCounts
             grid = counts(conn, context)(covered)
         local = successor_weights(grid)
         del grid
-        table = ItemNeighbours(
+        table = ItemTable(
             covered[local.movie], local.rank, covered[local.neighbour], local.similarity, local.co_likes
         )
-        rows = write_item_neighbours(
+        rows = write_item_table(
             conn,
             context.version,
             ids,
@@ -171,7 +171,7 @@ def successors_step(counts: Callable[[Connection, WriteContext], SuccessorCounts
     return successors_step
 
 
-# item_successors' names for write_item_neighbours' columns (movie, rank, neighbour, score,
+# item_successors' names for write_item_table' columns (movie, rank, neighbour, score,
 # co-likes, its cluster, its popularity)
 SUCCESSOR_COLUMNS = (
     "movie_id",

@@ -8,7 +8,7 @@ If it raises, the version is not written and the previous one keeps serving.
 
 from typing import TYPE_CHECKING
 
-from scheduler.item_knn import item_knn_step
+from scheduler.co_likes import co_likes_step
 from scheduler.item_model import ItemModelParams, item_model_step
 from scheduler.quality import holdout_step
 from scheduler.sequence import successors_step
@@ -27,7 +27,7 @@ def default_write_steps(
     if engine is not None:  # the same steps, their ratings-sized work on Spark
         return engine.write_steps(item_model or ItemModelParams())
     return [
-        item_knn_step,  # item_neighbours, and the training liked matrix for the next two
+        co_likes_step,  # item_neighbours, and the training liked matrix for the next two
         item_model_step(item_model or ItemModelParams()),  # item_weights (DLAE or EASE)
         successors_step(),  # item_successors: the next-movie component
         holdout_step,  # metrics["holdout"]: the default ranking on held-out likes

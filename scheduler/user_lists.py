@@ -21,7 +21,7 @@ from cinecluster.settings import get_settings
 from cinecluster.tables import model_versions
 from ranking.users import Ranker, UserLists
 from scheduler.copyio import Column, Ragged
-from scheduler.item_knn import log_popularity
+from scheduler.item_tables import log_popularity
 from scheduler.ratings import run_ratings
 from scheduler.versions import WriteContext, copy_partition
 

@@ -17,10 +17,10 @@ from cinecluster.tables import (
     model_versions,
     recluster_runs,
 )
+from scheduler.cluster_neighbours import Neighbours
 from scheduler.clustering import ClusterParams, FitResult, scaler_parameters
 from scheduler.copyio import Column, copy_columns
 from scheduler.features import FeatureMatrix
-from scheduler.neighbours import Neighbours
 from scheduler.serialize import ModelBytes
 
 ALGORITHM = "MiniBatchKMeans"

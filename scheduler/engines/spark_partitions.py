@@ -15,8 +15,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from ranking.users import Ranker, ratings_from
+from scheduler.co_likes import BLOCK_PRODUCTS, _blocks, liked_matrix, top_of_block
 from scheduler.copyio import Column, copy_with
-from scheduler.item_knn import BLOCK_PRODUCTS, _blocks, liked_matrix, top_of_block
 from scheduler.item_model import gram
 from scheduler.user_lists import LIST_COLUMNS, list_columns
 

@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, text
 from cinecluster.settings import Settings
 from ranking import TOP_N
 from ranking.liked import liked_sql
+from scheduler.co_likes import TABLE_CAP
 from scheduler.copyio import copy_columns
 from scheduler.engines import spark_partitions as parts
 from scheduler.engines.spark_session import (
@@ -50,13 +51,8 @@ from scheduler.engines.spark_session import (
 )
 from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
 from scheduler.holdout_sample import sample_ratings, sample_users
-from scheduler.item_knn import (
-    TABLE_CAP,
-    ItemNeighbours,
-    log_popularity,
-    write_item_neighbours,
-)
 from scheduler.item_model import ItemModelParams, LikedCounts, item_model_step
+from scheduler.item_tables import ItemTable, log_popularity, write_item_table
 from scheduler.quality import holdout_step
 from scheduler.sequence import STEP_WEIGHTS, WINDOW, SuccessorCounts, successors_step
 from scheduler.user_lists import record_snapshot
@@ -163,15 +159,15 @@ class SparkRun:
     def write_steps(self, params: ItemModelParams) -> list[WriteStep]:
         """scheduler.steps.default_write_steps with the ratings-sized work on Spark."""
         return [
-            self.item_knn_step,
+            self.co_likes_step,
             item_model_step(params, counts=self._liked_counts),
             successors_step(counts=self._successor_counts),
             holdout_step,
             self.user_lists_step,
         ]
 
-    def item_knn_step(self, conn: Connection, context: WriteContext) -> None:
-        """scheduler.item_knn.item_knn_step: item_neighbours, the holdout sample, the training pairs."""
+    def co_likes_step(self, conn: Connection, context: WriteContext) -> None:
+        """scheduler.co_likes.co_likes_step: item_neighbours, the holdout sample, the training pairs."""
         start = time.perf_counter()
         ids = context.features.movie_ids
         with spark_errors("co-likes"):
@@ -199,7 +195,7 @@ class SparkRun:
             capped.unpersist()
         context.holdout_sample = sample
         log_pop = log_popularity(conn, ids)
-        rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
+        rows = write_item_table(conn, context.version, ids, table, context.fit.labels, log_pop)
         context.item_similarity = table.as_matrix(len(ids))
         context.metrics["engine"] = {"name": "spark", "master": self.master, "partitions": self.partitions}
         context.metrics["item_neighbours"] = {
@@ -216,7 +212,7 @@ class SparkRun:
     def _successor_counts(self, conn: Connection, context: WriteContext) -> SuccessorCounts:
         """scheduler.sequence.successor_counts on Spark (successors_step's hook)."""
         if self._hidden is None:
-            raise RuntimeError("successors_step runs after item_knn_step (it needs the holdout sample)")
+            raise RuntimeError("successors_step runs after co_likes_step (it needs the holdout sample)")
         ids, hidden = context.features.movie_ids, self._hidden
         return lambda covered: _successor_grid(self.ratings(), hidden, ids, covered)
 
@@ -294,9 +290,9 @@ def _liked(ratings: DataFrame) -> DataFrame:
     )
 
 
-def _top_neighbours(capped: DataFrame, n_movies: int, partitions: int) -> ItemNeighbours:
-    """scheduler.item_knn.top_neighbours: Spark sums the partitions' co-likes per movie pair
-    (shuffled by movie), then each partition keeps its movies' TOP_N with item_knn.top_of_block."""
+def _top_neighbours(capped: DataFrame, n_movies: int, partitions: int) -> ItemTable:
+    """scheduler.co_likes.top_neighbours: Spark sums the partitions' co-likes per movie pair
+    (shuffled by movie), then each partition keeps its movies' TOP_N with co_likes.top_of_block."""
     k = min(TOP_N, n_movies - 1)
     if k < 1:
         return _neighbours([])
@@ -317,14 +313,14 @@ def _top_neighbours(capped: DataFrame, n_movies: int, partitions: int) -> ItemNe
     return _neighbours([tuple(columns)]) if len(top) else _neighbours([])
 
 
-def _neighbours(parts: list[tuple[np.ndarray, ...]]) -> ItemNeighbours:
-    """One ItemNeighbours, ordered by movie then rank as the in-process table is."""
+def _neighbours(parts: list[tuple[np.ndarray, ...]]) -> ItemTable:
+    """One ItemTable, ordered by movie then rank as the in-process table is."""
     if not parts:
         empty = np.empty(0, dtype=np.int64)
-        return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+        return ItemTable(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     movie, rank, neighbour, sim, co = (np.concatenate(p) for p in zip(*parts, strict=True))
     order = np.lexsort((rank, movie))
-    return ItemNeighbours(
+    return ItemTable(
         movie[order].astype(np.int64),
         rank[order].astype(np.int64),
         neighbour[order].astype(np.int64),

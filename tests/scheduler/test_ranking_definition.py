@@ -7,8 +7,8 @@ from sqlalchemy import Engine, text
 
 from ranking.liked import latest, liked_mask, liked_sql
 from ranking.users import Ranker, ratings_from, top_with_popular
-from scheduler import item_knn
-from scheduler.item_knn import liked_matrix, top_neighbours
+from scheduler import co_likes
+from scheduler.co_likes import liked_matrix, top_neighbours
 
 
 def test_the_liked_rule_is_the_same_in_numpy_and_in_postgresql(engine: Engine) -> None:
@@ -75,8 +75,8 @@ def test_threads_change_neither_the_rankings_nor_the_co_likes(monkeypatch: pytes
     ratings = ratings_from(columns, ids, "")
     liked = liked_mask(ratings.half_stars, ratings.starts)
     matrix = liked_matrix(ratings.user[liked], ratings.movie[liked], n_movies)
-    monkeypatch.setattr(item_knn, "BLOCK_PRODUCTS", 3_000)  # many blocks of co-likes at this size
-    assert len(list(item_knn._blocks(matrix.T.tocsr(), matrix, 1_000))) > 6
+    monkeypatch.setattr(co_likes, "BLOCK_PRODUCTS", 3_000)  # many blocks of co-likes at this size
+    assert len(list(co_likes._blocks(matrix.T.tocsr(), matrix, 1_000))) > 6
     one, three = top_neighbours(matrix, 10), top_neighbours(matrix, 10, threads=3)
     for field in ("movie", "rank", "neighbour", "similarity", "co_likes"):
         assert np.array_equal(getattr(one, field), getattr(three, field))

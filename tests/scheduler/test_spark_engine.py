@@ -104,7 +104,7 @@ def synth_db_url(databases: Any, synth_template: str) -> str:
 @pytest.fixture
 def successor_grids(monkeypatch: pytest.MonkeyPatch) -> list[tuple[np.ndarray, np.ndarray]]:
     """(Spark's grid, scheduler.sequence.successor_counts' grid) of each Spark run in the test,
-    the latter from the same ratings read in process, hidden as scheduler.item_knn does."""
+    the latter from the same ratings read in process, hidden as scheduler.co_likes does."""
     from scheduler.engines.spark_steps import SparkRun
     from scheduler.holdout_sample import hidden_pairs
     from scheduler.ratings import fetch_ratings

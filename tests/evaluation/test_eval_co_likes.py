@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ranking.users import ratings_from
-from scheduler.item_knn import latest_by_seconds, liked_matrix, top_neighbours
+from scheduler.co_likes import latest_by_seconds, liked_matrix, top_neighbours
 from scheduler.ratings import RunRatings
 
 
@@ -43,7 +43,7 @@ def test_blocks_give_the_same_table_as_one_pass(monkeypatch) -> None:  # type: i
         (int(u), int(m)) for u, m in zip(rng.integers(0, 40, 600), rng.integers(0, 30, 600), strict=True)
     }
     whole = _table(sorted(pairs), n_movies=30, top_n=5)
-    monkeypatch.setattr("scheduler.item_knn.BLOCK_PRODUCTS", 500)  # a few movies per block
+    monkeypatch.setattr("scheduler.co_likes.BLOCK_PRODUCTS", 500)  # a few movies per block
     blocked = _table(sorted(pairs), n_movies=30, top_n=5)
     assert np.array_equal(whole.neighbour, blocked.neighbour)
     assert np.array_equal(whole.similarity, blocked.similarity)

@@ -1,4 +1,5 @@
-"""Global co-rating neighbours ("people who liked X also liked Y"), computed sparsely.
+"""The co-likes table (item_neighbours): each movie's top co-rating neighbours ("people who
+liked X also liked Y"), computed sparsely.
 
 For the default user ranking and /recommend/movie. A movie's vector is the set of users who
 *liked* it (rating >= 4 or >= the user's own mean, the same definition the API uses for a
@@ -13,7 +14,7 @@ co-occurrence product is computed one block of movies at a time (a sparse block 
 bounded by the pairs, never movies x movies (~15 GB dense at 62k movies). CPU grows with the
 sum over users of (liked movies)^2.
 
-`item_knn_step` is the recluster run's write step for the table: item_neighbours of the
+`co_likes_step` is the recluster run's write step for the table: item_neighbours of the
 version, from the run's ratings minus the holdout sample's hidden likes
 (scheduler/holdout_sample.py).
 """
@@ -21,11 +22,10 @@ version, from the run's ratings minus the holdout sample's hidden likes
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from cinecluster.settings import get_settings
 from ranking import TOP_N
@@ -33,28 +33,12 @@ from ranking.liked import latest, liked_mask
 from ranking.sparse import product
 from ranking.users import Ratings
 from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
+from scheduler.item_tables import ItemTable, log_popularity, write_item_table
 from scheduler.ratings import RunRatings, run_ratings
-from scheduler.versions import WriteContext, copy_partition
+from scheduler.versions import WriteContext
 
 TABLE_CAP = 200  # latest liked movies per user that feed the table (see latest_by_seconds)
 BLOCK_PRODUCTS = 20_000_000  # multiply-adds per block: bounds a block's nonzeros (~16 bytes each)
-
-
-@dataclass
-class ItemNeighbours:
-    """Flat arrays, one entry per (movie, rank); movie indices point into the caller's id list."""
-
-    movie: np.ndarray
-    rank: np.ndarray
-    neighbour: np.ndarray
-    similarity: np.ndarray
-    co_likes: np.ndarray
-
-    def as_matrix(self, n_movies: int) -> sp.csr_matrix:
-        """movie x neighbour similarity matrix (TOP_N entries per row): profile @ it = scores."""
-        return sp.csr_matrix(
-            (self.similarity.astype(np.float64), (self.movie, self.neighbour)), shape=(n_movies, n_movies)
-        )
 
 
 def liked_matrix(user_idx: np.ndarray, movie_idx: np.ndarray, n_movies: int) -> sp.csr_matrix:
@@ -94,7 +78,7 @@ def _blocks(by_movie: sp.csr_matrix, liked: sp.csr_matrix, products: int) -> Ite
         start = stop
 
 
-def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N, threads: int = 1) -> ItemNeighbours:
+def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N, threads: int = 1) -> ItemTable:
     """Top-n cosine neighbours of every movie from a users x movies 0/1 matrix, block by block.
 
     Only the nonzero co-likes are touched (a dense movies x movies block would be mostly zeros:
@@ -142,75 +126,15 @@ def top_of_block(co: sp.csr_matrix, rows: np.ndarray, inverse: np.ndarray, k: in
     return movies, rank, neighbours, sim[take].astype(np.float32), co.data[take].astype(np.int32)
 
 
-def _joined(parts: list[tuple[np.ndarray, ...]]) -> ItemNeighbours:
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> ItemTable:
     if not parts:
         empty = np.empty(0, dtype=np.int64)
-        return ItemNeighbours(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
+        return ItemTable(empty, empty, empty, np.empty(0, np.float32), np.empty(0, np.int32))
     movie, rank, neighbour, similarity, co_likes = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return ItemNeighbours(movie, rank, neighbour, similarity, co_likes)
+    return ItemTable(movie, rank, neighbour, similarity, co_likes)
 
 
-def write_item_neighbours(
-    conn: Connection,
-    version: int,
-    ids: np.ndarray,
-    table: ItemNeighbours,
-    labels: np.ndarray,
-    log_pop: np.ndarray,
-    *,
-    into: str = "item_neighbours",
-    score: str = "similarity",
-    names: tuple[str, ...] | None = None,
-) -> int:
-    """COPY the table for `version` (ids[i] = movie id of index i) inside the caller's transaction.
-
-    Each row also carries its neighbour's cluster (`labels`) and ln(1 + ratings) (`log_pop`, as
-    PostgreSQL computed it: see log_popularity), which the live ranking needs per candidate.
-    `into`/`score`: item_weights/weight for the item model (scheduler/item_model.py); `names`:
-    another table's names for the seven columns after version (scheduler/sequence.py)."""
-    columns = names or (
-        "movie_id",
-        "rank",
-        "neighbour_id",
-        score,
-        "co_likes",
-        "neighbour_cluster",
-        "neighbour_log_pop",
-    )
-    copy_partition(
-        conn,
-        into,
-        version,
-        ["version", *columns],
-        [
-            ("int4", np.full(len(table.movie), version)),
-            ("int4", ids[table.movie]),
-            ("int2", table.rank),
-            ("int4", ids[table.neighbour]),
-            ("float4", table.similarity),
-            ("int4", table.co_likes),
-            ("int2", labels[table.neighbour]),
-            ("float8", log_pop[table.neighbour]),
-        ],
-    )
-    return len(table.movie)
-
-
-_LOG_POPULARITY = text("SELECT movie_id, ln(1 + rating_count) AS log_pop FROM movie_features")
-
-
-def log_popularity(conn: Connection, ids: np.ndarray) -> np.ndarray:
-    """ln(1 + rating_count) per movie index (0 without features), computed by PostgreSQL: the
-    live SQL ranking uses these very values, and numpy's log may differ in the last bit."""
-    values = np.zeros(len(ids))
-    rows = conn.execute(_LOG_POPULARITY).all()
-    if rows:
-        movie_id = np.array([r.movie_id for r in rows], dtype=np.int64)
-        values[np.searchsorted(ids, movie_id)] = [r.log_pop for r in rows]
-    return values
-
-
-def item_knn_step(conn: Connection, context: WriteContext) -> None:
+def co_likes_step(conn: Connection, context: WriteContext) -> None:
     """Write item_neighbours for the version; store metrics['item_neighbours'], and leave the
     training liked matrix and the holdout sample in the context for the item model and
     holdout_step.
@@ -238,7 +162,7 @@ def item_knn_step(conn: Connection, context: WriteContext) -> None:
     del train
     table = top_neighbours(liked_rows(ratings, capped, len(ids)), threads=get_settings().compute_threads())
     log_pop = log_popularity(conn, ids)
-    rows = write_item_neighbours(conn, context.version, ids, table, context.fit.labels, log_pop)
+    rows = write_item_table(conn, context.version, ids, table, context.fit.labels, log_pop)
     context.item_similarity = table.as_matrix(len(ids))
     context.metrics["item_neighbours"] = {
         "rows": rows,
