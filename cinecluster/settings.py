@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     api_connection_max_lifetime_s: float = Field(
         default=3600.0, gt=0, description="Pooled API connections older than this are closed and replaced."
     )
+    # Longer than clients keep idle connections (httpx and requests/urllib3 pools: 5 s or less;
+    # nginx's upstream keepalive_timeout: 60 s): a server that closes first races the client's
+    # next request on that connection, which then fails with a read error (uvicorn's default is 5 s).
+    api_keep_alive_s: int = Field(
+        default=75, ge=1, description="Seconds the API keeps an idle HTTP keep-alive connection open."
+    )
     # More connections than the database has cores only add runnable backends: with PostgreSQL,
     # uvicorn and wrk on 2 cores, 8 per pool gave the hot routes a p99 of 60-72 ms and 4 gave
     # 12-31 ms at the same req/s (benchmarks/api.py, 25M ratings).

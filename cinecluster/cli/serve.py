@@ -23,7 +23,8 @@ def serve(
 
     import uvicorn
 
-    get_settings().require_database_url()  # one-line error now rather than a traceback per worker
+    settings = get_settings()
+    settings.require_database_url()  # one-line error now rather than a traceback per worker
     if pool_size is not None:  # the workers read it from the environment, like every setting
         os.environ["CINECLUSTER_API_POOL_SIZE"] = str(pool_size)
     uvicorn.run(
@@ -34,4 +35,5 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        timeout_keep_alive=settings.api_keep_alive_s,
     )
