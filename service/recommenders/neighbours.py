@@ -5,6 +5,7 @@ reaches past them (a genre filter, deep offsets, or a movie added after the last
 has none), the list continues with the cluster's best movies by the quality ranking.
 """
 
+from collections.abc import Sized
 from typing import Any
 
 from sqlalchemy import text
@@ -98,7 +99,8 @@ def _fill(
         return []
     # the page's end, past what FILL removes: the neighbours, the movie itself, the excluded
     # and the hidden
-    removed = MAX_NEIGHBOURS + 1 + len(params["exclude"]) + int(counted.hidden)  # type: ignore[arg-type]
+    excluded: Sized = params["exclude"]  # type: ignore[assignment]  # a list, from similar()
+    removed = MAX_NEIGHBOURS + 1 + len(excluded) + int(counted.hidden)
     take = len(ranking.ids) if params["genre"] else fill_offset + need + removed
     rows = fetch_all(
         conn,
