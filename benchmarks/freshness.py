@@ -352,6 +352,7 @@ class Stream:
     lags: list[float] = field(default_factory=list)  # per change the polls saw
     unrefreshed: int = 0
     changes: int = 0
+    in_api: str = "-"  # the POSTs' p50 / p99 as the API's own histogram saw them (server_post)
 
     @property
     def rate(self) -> float:
@@ -448,17 +449,49 @@ def under_load(
             s=asyncio.run(_stream(base, plan, args.rate, LEAD_S + args.duration, errors))
         )
     )
+    before = post_buckets(base)
     stream.start()
     time.sleep(LEAD_S)
     load = wrk(int(base.rsplit(":", 1)[1]), ids, args.duration, script)
     stream.join()
     result = done["s"]
+    result.in_api = server_post(before, post_buckets(base))
     deadline = time.monotonic() + 60
     while watcher.change_lags_ms(list(plan))[1] and time.monotonic() < deadline:
         time.sleep(0.1)
     result.lags, result.unrefreshed = watcher.change_lags_ms(list(plan))
     result.changes = sum(len(watcher.changes.get(u, {})) for u in plan)
     return load, result
+
+
+_BUCKET = re.compile(r"^cinecluster_http_request_duration_seconds_bucket\{([^}]*)\} (\S+)$", re.MULTILINE)
+
+
+def post_buckets(base: str) -> dict[float, float]:
+    """POST /ratings' cumulative latency buckets (upper bound in s -> count) from /metrics."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    found = {}
+    for labels, count in _BUCKET.findall(text):
+        label = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if label.get("method") == "POST" and label.get("route") == "/ratings":
+            found[float(label["le"])] = float(count)
+    return found
+
+
+def server_post(before: dict[float, float], after: dict[float, float]) -> str:
+    """p50 / p99 of the POSTs between two scrapes, as the bucket each falls in ("<= bound"):
+    the API's time for the request, without this script's own client (short of CPU under wrk)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if not total:
+        return "-"
+
+    def quantile(q: float) -> str:
+        bound = next(b for b, c in zip(bounds, counts, strict=True) if c >= q * total)
+        return "> 5,000" if math.isinf(bound) else f"<= {bound * 1000:,.0f}"
+
+    return f"{quantile(0.5)} / {quantile(0.99)}"
 
 
 @dataclass
@@ -657,7 +690,8 @@ def load_cells(run: tuple[Wrk, Stream], target: float) -> list[str]:
     load, stream = run
     return [
         wrk_cell(load),
-        f"{stream.rate:.0f}/s of {target:.0f}/s; POST {ms(stream.post_ms)} ms",
+        f"{stream.rate:.0f}/s of {target:.0f}/s; POST {ms(stream.post_ms)} ms"
+        f" (in the API's histogram: {stream.in_api} ms)",
         lag(stream.lags, stream.unrefreshed) + f"; {stream.changes} of {len(stream.ratings)} ratings seen",
     ]
 
