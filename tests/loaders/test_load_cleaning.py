@@ -162,3 +162,27 @@ def test_text_fallback_names_non_numeric_values(load, db_url, tmp_path) -> None:
         "non-numeric rating": {"count": 1, "lines": [3]},
         "non-numeric timestamp": {"count": 1, "lines": [4]},
     }
+
+
+def test_tags_replace_rebuilds_the_keys_and_keeps_null_fields_distinct_once(load, db_url, tmp_path) -> None:
+    """Replace mode inserts tags without their keys and builds them after: they are all back
+    (a second identical row is refused, an unknown movie too), and rows that differ only by
+    being NULL in the same field count once, as the natural key's NULLS NOT DISTINCT says."""
+    no_user = "movieId,tag\n1,funny\n1,funny\n2,sad\n"  # no userId/timestamp columns: NULLs
+    load(db_url, write(tmp_path, {"movies.csv": MOVIES, "tags.csv": no_user}))
+    assert query(db_url, "SELECT movie_id, user_id, tag, ts FROM tags ORDER BY 1") == [
+        (1, None, "funny", None),
+        (2, None, "sad", None),
+    ]
+    keys = query(
+        db_url,
+        "SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'tags'::regclass AND contype <> 'c'"
+        " ORDER BY 1",
+    )
+    assert keys == [("fk_tags_movie_id_movies", True), ("pk_tags", True)]
+    indexes = query(
+        db_url,
+        "SELECT c.relname, i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = 'tags'::regclass ORDER BY 1",
+    )
+    assert indexes == [("ix_tags_movie_id", False), ("pk_tags", True), ("uq_tags_natural", True)]
