@@ -119,8 +119,8 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         le=256,
-        description="Threads for the in-process recluster's heaviest numpy steps (co-likes, stored"
-        " rankings); 0: one per core this process may use.",
+        description="Threads for the in-process recluster's heaviest numpy steps (co-likes, the item"
+        " model's Gram matrix, next-movie counts, stored rankings); 0: one per core this process may use.",
     )
 
     # The recluster's ratings-sized steps: in this process, or on Apache Spark (the `spark` extra;

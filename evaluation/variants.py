@@ -12,7 +12,7 @@ user) with the item model and the blend changed, one thing at a time:
 
 The inputs are the run's: the scratch database's ratings (the training split) read as the run
 reads them (scheduler/ratings.py), its clusters (movie_clusters), ln(1 + ratings) from
-PostgreSQL (scheduler/co_likes.py `log_popularity`). The item models and the successors table
+PostgreSQL (scheduler/item_tables.py `log_popularity`). The item models and the successors table
 are fitted in process with the run's functions on the run's training data: the liked rule of
 ranking/liked.py and the run's own training mask (the run hides its holdout sample's latest
 ratings from its models: scheduler/holdout_sample.py), so the default variant's tables are the stored

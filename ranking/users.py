@@ -17,7 +17,6 @@ weights' nonzeros (see _Scratch). Timed at 25M ratings by benchmarks/recluster.p
 """
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +33,7 @@ from ranking import (
 )
 from ranking.liked import latest, liked_mask
 from ranking.sparse import product
+from ranking.threads import map_in_threads
 
 BLOCK_USERS = 128  # users per block: (users x covered movies) grids of ~3 MB stay in cache
 BLOCK_RATINGS = 1 << 18  # ratings per block at most (a heavier user is a block alone)
@@ -193,20 +193,15 @@ class Ranker:
         """Top `length` of every user's ranking, and each user's cluster shares (one row per
         user of `ratings`).
 
-        `threads` > 1 ranks that many blocks at once: the time goes into numpy and scipy's
-        sparse kernels, which release the GIL, so threads share the cores without copying the
-        ratings (processes would); each block writes its own users' rows of `shares`."""
+        `threads` > 1 ranks that many blocks at once (ranking/threads.py); each block writes
+        its own users' rows of `shares`."""
         n_users = len(ratings.starts) - 1
         shares = np.zeros((n_users, self.n_clusters))
         width = max(len(self.scratch.covered), 1)
         blocks = list(_blocks(ratings.starts, max(1, min(self.block_users, BLOCK_CELLS // width))))
-        if threads > 1 and len(blocks) > 1:
-            with ThreadPoolExecutor(threads, thread_name_prefix="rank") as pool:
-                parts = list(
-                    pool.map(lambda span: self._rank_block(ratings, span[0], span[1], shares), blocks)
-                )
-        else:
-            parts = [self._rank_block(ratings, first, last, shares) for first, last in blocks]
+        parts = map_in_threads(
+            lambda span: self._rank_block(ratings, span[0], span[1], shares), blocks, threads, "rank"
+        )
         if not parts:
             empty = np.empty(0, dtype=np.int64)
             lists = UserLists(empty, np.zeros(1, np.int64), empty, np.empty(0), empty, np.empty(0, bool))

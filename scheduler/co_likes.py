@@ -21,7 +21,6 @@ version, from the run's ratings minus the holdout sample's hidden likes
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +30,7 @@ from cinecluster.settings import get_settings
 from ranking import TOP_N
 from ranking.liked import latest, liked_mask
 from ranking.sparse import product
+from ranking.threads import map_in_threads
 from ranking.users import Ratings
 from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
 from scheduler.item_tables import ItemTable, log_popularity, write_item_table
@@ -98,10 +98,7 @@ def top_neighbours(liked: sp.csr_matrix, top_n: int = TOP_N, threads: int = 1) -
         return top_of_block(co, np.arange(start, stop), inverse, k)
 
     spans = list(_blocks(by_movie, liked, BLOCK_PRODUCTS // max(threads, 1))) if k >= 1 else []
-    if threads > 1 and len(spans) > 1:
-        with ThreadPoolExecutor(threads, thread_name_prefix="co-likes") as pool:
-            return _joined(list(pool.map(block, spans)))
-    return _joined([block(span) for span in spans])
+    return _joined(map_in_threads(block, spans, threads, "co-likes"))
 
 
 def top_of_block(co: sp.csr_matrix, rows: np.ndarray, inverse: np.ndarray, k: int) -> tuple[np.ndarray, ...]:

@@ -22,10 +22,8 @@ any sum of up to 2^29 of them is exact in float64: the stored rankings (numpy) a
 one (SQL) then agree to the bit whatever order they add in.
 """
 
-import itertools
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +33,7 @@ from sqlalchemy import Connection
 
 from cinecluster.settings import get_settings
 from ranking.sparse import product
+from ranking.threads import even_spans, map_in_threads
 from scheduler.item_tables import ItemTable, log_popularity, write_item_table
 from scheduler.options import ReclusterOptions
 from scheduler.versions import WriteContext, WriteStep
@@ -71,7 +70,7 @@ class ItemModelParams:
 
 @dataclass
 class ItemModel:
-    """The pruned weights (as an ItemTable table: similarity = weight) and what it covers."""
+    """The pruned weights (as an ItemTable: similarity = weight) and what it covers."""
 
     table: ItemTable
     covered: np.ndarray  # movie indices inside the solve
@@ -100,19 +99,12 @@ def gram(liked: sp.csr_matrix, threads: int = 1) -> np.ndarray:
     n = liked.shape[1]
     by_movie = liked.T.tocsr()
     counts = np.empty((n, n))
-    edges = np.linspace(0, n, GRAM_PARTS * max(threads, 1) + 1).astype(np.int64)
 
     def rows(span: tuple[int, int]) -> None:
         first, last = span
         counts[first:last] = product(by_movie[first:last], liked).toarray()
 
-    spans = [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
-    if threads > 1 and len(spans) > 1:
-        with ThreadPoolExecutor(threads, thread_name_prefix="gram") as pool:
-            list(pool.map(rows, spans))
-    else:
-        for span in spans:
-            rows(span)
+    map_in_threads(rows, even_spans(n, GRAM_PARTS * max(threads, 1)), threads, "gram")
     return counts
 
 

@@ -17,16 +17,15 @@ Work: ratings x WINDOW pair lookups, CHUNK ratings at a time (a few tens of MB o
 bincount per chunk; at 25M ratings the grid's accumulation dominates.
 """
 
-import itertools
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
 from sqlalchemy import Connection
 
 from cinecluster.settings import get_settings
+from ranking.threads import even_spans, map_in_threads
 from ranking.users import Ratings
 from scheduler.item_model import prune
 from scheduler.item_tables import ItemTable, log_popularity, write_item_table
@@ -62,7 +61,6 @@ def successor_counts(
     local[covered] = np.arange(width, dtype=np.int32)
     n = len(ratings.movie)
     chunk = max(CHUNK // max(threads, 1), 1)
-    edges = np.linspace(0, n, max(threads, 1) + 1).astype(np.int64)
 
     def part(first: int, last: int) -> np.ndarray:
         counts = np.zeros(width * width)
@@ -71,15 +69,10 @@ def successor_counts(
             counts += np.bincount(keys, values, minlength=width * width)
         return counts
 
-    spans = [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
-    if len(spans) > 1:
-        with ThreadPoolExecutor(len(spans), thread_name_prefix="successors") as pool:
-            grids = list(pool.map(lambda span: part(*span), spans))
-        counts = grids.pop()
-        while grids:
-            counts += grids.pop()
-    else:
-        counts = part(0, n) if n else np.zeros(width * width)
+    grids = map_in_threads(lambda span: part(*span), even_spans(n, threads), threads, "successors")
+    counts = grids.pop() if grids else np.zeros(width * width)
+    while grids:
+        counts += grids.pop()
     return counts.reshape(width, width)
 
 
@@ -171,7 +164,7 @@ def successors_step(counts: Callable[[Connection, WriteContext], SuccessorCounts
     return successors_step
 
 
-# item_successors' names for write_item_table' columns (movie, rank, neighbour, score,
+# item_successors' names for write_item_table's columns (movie, rank, neighbour, score,
 # co-likes, its cluster, its popularity)
 SUCCESSOR_COLUMNS = (
     "movie_id",
