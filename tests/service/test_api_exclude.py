@@ -25,6 +25,7 @@ def _exclude(ids: list[int]) -> str:
     return ",".join(map(str, ids))
 
 
+@pytest.mark.real_sample  # ids of ml-latest-small's own users and movies
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize("user", [USER, HEAVY_USER])
 def test_excluded_movies_leave_a_users_list_and_the_page_stays_full(
@@ -54,6 +55,7 @@ def test_the_stored_list_is_filtered_and_past_its_end_the_live_ranking_continues
     )
 
 
+@pytest.mark.real_sample  # ids of ml-latest-small's own users and movies
 @pytest.mark.parametrize("strategy", sorted(MOVIE_STRATEGIES))
 @pytest.mark.parametrize("movie", [1, 2571])
 def test_excluded_movies_leave_the_similar_movies_too(client: TestClient, strategy: str, movie: int) -> None:

@@ -52,6 +52,7 @@ def _lists(client: TestClient, exclude: str | None = None) -> dict[str, Any]:
     return answers
 
 
+@pytest.mark.real_sample  # ids of ml-latest-small's own users and movies
 def test_a_hidden_movie_leaves_every_list_as_if_each_request_excluded_it(
     writable: tuple[TestClient, Engine],
 ) -> None:

@@ -70,6 +70,7 @@ def test_the_session_ranking_is_the_live_statement(client: TestClient, read_engi
     ]
 
 
+@pytest.mark.real_sample  # ids of ml-latest-small's own users and movies
 def test_a_bare_basket_is_all_liked_and_never_comes_back(client: TestClient, read_engine: Engine) -> None:
     basket = [260, 1196, 1210, 2571]  # Star Wars IV-VI, The Matrix
     items = _post(client, {"movieIds": basket}, n=50)
@@ -89,6 +90,7 @@ def test_a_bare_basket_is_all_liked_and_never_comes_back(client: TestClient, rea
     assert _post(client, {"ratings": undated}, n=50) == items
 
 
+@pytest.mark.real_sample  # ids of ml-latest-small's own users and movies
 def test_the_order_of_a_bare_basket_counts(client: TestClient) -> None:
     """The newest (last) movies weigh most and their successors count: reversing the basket
     changes the list."""
@@ -114,6 +116,7 @@ def test_an_empty_basket_gets_the_most_rated_movies(client: TestClient) -> None:
     )
 
 
+@pytest.mark.real_sample  # ids of ml-latest-small's own users and movies
 def test_paging_genre_and_exclude_apply(client: TestClient) -> None:
     body = {"movieIds": [1, 3114, 2355]}
     whole = _post(client, body, n=40, genre="Comedy")
