@@ -35,8 +35,8 @@ class Query:
     sql: str
     defaults: Params
     # None: psycopg prepares it after 5 uses (saves parse + plan on hot lookups). False for
-    # queries whose best plan depends on the parameters: PostgreSQL may switch a prepared
-    # statement to a generic plan, measured 10x slower on the liked-neighbours ranking.
+    # queries whose best plan depends on the parameters (a prepared statement may switch to
+    # PostgreSQL's generic plan, which does not know them): planned per execution.
     prepare: bool | None = None
 
     def params(self, given: Params | None) -> Params:

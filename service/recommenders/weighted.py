@@ -425,8 +425,8 @@ _SIMILAR_THEN_NEAREST = {
 }
 
 
-def _compiled(sql: str) -> Query:
-    return no_skip_by_default(compile_sql(text(sql), prepare=False))
+def _compiled(sql: str, prepare: bool | None) -> Query:
+    return no_skip_by_default(compile_sql(text(sql), prepare=prepare))
 
 
 @dataclass(frozen=True)
@@ -462,11 +462,11 @@ class LiveStatements:
     popular_rest: Query
 
     @classmethod
-    def of(cls, candidates: str, sources: str) -> "LiveStatements":
+    def of(cls, candidates: str, sources: str, prepare: bool | None) -> "LiveStatements":
         return cls(
-            {g: _compiled(candidates + page + sources) for g, page in _PAGE.items()},
-            _compiled(candidates + _COUNT),
-            _compiled(candidates + _POPULAR_REST),
+            {g: _compiled(candidates + page + sources, prepare) for g, page in _PAGE.items()},
+            _compiled(candidates + _COUNT, prepare),
+            _compiled(candidates + _POPULAR_REST, prepare),
         )
 
 
@@ -483,9 +483,15 @@ class WeightedRanking:
             next_sources=_NEXT_SOURCES if items.next_movie else "",
             sources="all_sources" if items.next_movie else "sources",
         )
-        self.by_user = LiveStatements.of(candidates["user"], sources)
-        self.by_basket = LiveStatements.of(candidates["basket"], sources)
-        self.profile = _compiled(candidates["user"] + _PROFILE)
+        # A user's statements are prepared (psycopg: from the 5th use on a connection), and
+        # PostgreSQL then settles on its generic plan: one shape for any user (nested loops from
+        # their few hundred ratings; the version's partition pruned at executor start), minus
+        # the planning: p50 0.83x of planning each time for the default ranking at 25M ratings,
+        # equal rows for every user tried (docs/benchmarks.md, "Live ranking: planned vs
+        # prepared"). A basket's are planned per request: its arrays' lengths are known only then.
+        self.by_user = LiveStatements.of(candidates["user"], sources, prepare=None)
+        self.by_basket = LiveStatements.of(candidates["basket"], sources, prepare=False)
+        self.profile = _compiled(candidates["user"] + _PROFILE, prepare=None)
         names = {
             "table": items.table,
             "score": items.score,
