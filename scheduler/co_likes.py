@@ -26,14 +26,13 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection
 
-from cinecluster.settings import get_settings
 from ranking import TOP_N
 from ranking.liked import latest, liked_mask
 from ranking.sparse import product
 from ranking.threads import map_in_threads
 from ranking.users import Ratings
 from scheduler.holdout_sample import hidden_pairs, sample_ratings, sample_users
-from scheduler.item_tables import ItemTable, log_popularity, write_item_table
+from scheduler.item_tables import ItemTable, run_log_popularity, write_item_table
 from scheduler.ratings import RunRatings, run_ratings
 from scheduler.versions import WriteContext
 
@@ -157,8 +156,8 @@ def co_likes_step(conn: Connection, context: WriteContext) -> None:
     context.holdout_sample = sample
     capped = latest_by_seconds(run, train)
     del train
-    table = top_neighbours(liked_rows(ratings, capped, len(ids)), threads=get_settings().compute_threads())
-    log_pop = log_popularity(conn, ids)
+    table = top_neighbours(liked_rows(ratings, capped, len(ids)), threads=context.threads)
+    log_pop = run_log_popularity(conn, context)
     rows = write_item_table(conn, context.version, ids, table, context.fit.labels, log_pop)
     context.item_similarity = table.as_matrix(len(ids))
     context.metrics["item_neighbours"] = {

@@ -31,10 +31,9 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection
 
-from cinecluster.settings import get_settings
 from ranking.sparse import product
 from ranking.threads import even_spans, map_in_threads
-from scheduler.item_tables import ItemTable, log_popularity, write_item_table
+from scheduler.item_tables import ItemTable, run_log_popularity, write_item_table
 from scheduler.options import ReclusterOptions
 from scheduler.versions import WriteContext, WriteStep
 
@@ -210,7 +209,7 @@ def item_model_step(
             raise RuntimeError("item_model_step runs after co_likes_step (it needs the liked matrix)")
         start = time.perf_counter()
         ids = context.features.movie_ids
-        model = fit_item_model(liked, params, get_settings().compute_threads())
+        model = fit_item_model(liked, params, context.threads)
         context.liked = liked = None  # its last reader: freed before the rankings' peak
         rows = write_item_table(
             conn,
@@ -218,7 +217,7 @@ def item_model_step(
             ids,
             model.table,
             context.fit.labels,
-            log_popularity(conn, ids),
+            run_log_popularity(conn, context),
             into="item_weights",
             score="weight",
         )

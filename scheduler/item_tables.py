@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import Connection, text
 
-from scheduler.versions import copy_partition
+from scheduler.versions import WriteContext, copy_partition
 
 
 @dataclass
@@ -81,6 +81,14 @@ def write_item_table(
 
 
 _LOG_POPULARITY = text("SELECT movie_id, ln(1 + rating_count) AS log_pop FROM movie_features")
+
+
+def run_log_popularity(conn: Connection, context: WriteContext) -> np.ndarray:
+    """log_popularity of the version's movies, read once per run: movie_features do not change
+    inside the version's transaction, and five steps need it."""
+    if context.log_pop is None:
+        context.log_pop = log_popularity(conn, context.features.movie_ids)
+    return context.log_pop
 
 
 def log_popularity(conn: Connection, ids: np.ndarray) -> np.ndarray:

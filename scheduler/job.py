@@ -199,6 +199,7 @@ def execute(
                     model=model,
                     data_counts=counts,
                     steps=[clock.reported(step) for step in steps],
+                    threads=get_settings().compute_threads(),
                 )
         with clock.phase("activate"):
             _activate(conn, version)

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 from ranking.metrics import score_lists
 from ranking.users import Ranker, ratings_from, top_with_popular
 from scheduler.holdout_sample import SampleRatings
-from scheduler.item_tables import log_popularity
+from scheduler.item_tables import run_log_popularity
 from scheduler.versions import WriteContext
 
 K = 10
@@ -54,7 +54,11 @@ def _holdout(
     }
     ratings = ratings_from(columns, ids, "")
     ranker = Ranker(
-        weights, context.fit.labels, log_popularity(conn, ids), successors=context.item_successors, length=K
+        weights,
+        context.fit.labels,
+        run_log_popularity(conn, context),
+        successors=context.item_successors,
+        length=K,
     )
     tops = top_with_popular(ranker.rank(ratings)[0], ratings, counts, K)
     lists = {int(u): top.tolist() for u, top in zip(ratings.users, tops, strict=True)}

@@ -24,11 +24,10 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import Connection
 
-from cinecluster.settings import get_settings
 from ranking.threads import even_spans, map_in_threads
 from ranking.users import Ratings
 from scheduler.item_model import prune
-from scheduler.item_tables import ItemTable, log_popularity, write_item_table
+from scheduler.item_tables import ItemTable, run_log_popularity, write_item_table
 from scheduler.ratings import run_ratings
 from scheduler.versions import WriteContext, WriteStep
 
@@ -131,7 +130,7 @@ def successors_step(counts: Callable[[Connection, WriteContext], SuccessorCounts
         covered = context.item_covered
         if counts is None:
             ratings = run_ratings(conn, context).ratings
-            threads = get_settings().compute_threads()
+            threads = context.threads
             grid = successor_counts(ratings, covered, len(ids), context.trained, threads)
         else:
             grid = counts(conn, context)(covered)
@@ -146,7 +145,7 @@ def successors_step(counts: Callable[[Connection, WriteContext], SuccessorCounts
             ids,
             table,
             context.fit.labels,
-            log_popularity(conn, ids),
+            run_log_popularity(conn, context),
             into="item_successors",
             score="weight",
             names=SUCCESSOR_COLUMNS,

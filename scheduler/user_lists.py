@@ -17,11 +17,10 @@ import time
 import numpy as np
 from sqlalchemy import Connection, update
 
-from cinecluster.settings import get_settings
 from cinecluster.tables import model_versions
 from ranking.users import Ranker, UserLists
 from scheduler.copyio import Column, Ragged
-from scheduler.item_tables import log_popularity
+from scheduler.item_tables import run_log_popularity
 from scheduler.ratings import run_ratings
 from scheduler.versions import WriteContext, copy_partition
 
@@ -37,10 +36,10 @@ def user_lists_step(conn: Connection, context: WriteContext) -> None:
     ranker = Ranker(
         context.item_weights,
         context.fit.labels,
-        log_popularity(conn, ids),
+        run_log_popularity(conn, context),
         successors=context.item_successors,
     )
-    lists, shares = ranker.rank(ratings, threads=get_settings().compute_threads())
+    lists, shares = ranker.rank(ratings, threads=context.threads)
     lists = lists.without(ratings.stale[lists.user])
     users, snapshot = ratings.users[lists.user], ratings.snapshot
     del ratings  # before the lists are encoded

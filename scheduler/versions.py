@@ -54,6 +54,9 @@ class WriteContext:
     trained: np.ndarray | None = None
     # every rating, read once by the first step that needs them (scheduler/ratings.py)
     ratings: Any = None
+    # ln(1 + ratings) per movie, read once by the first step that needs it (item_tables.py)
+    log_pop: np.ndarray | None = None
+    threads: int = 1  # for the steps' numpy work: Settings.compute_threads(), resolved by the job
 
 
 WriteStep = Callable[[Connection, WriteContext], None]
@@ -77,6 +80,7 @@ def write_version(
     model: ModelBytes,
     data_counts: dict[str, int],
     steps: Sequence[WriteStep] = (),
+    threads: int = 1,
 ) -> int:
     """Write every row of a new version, not yet active; the caller owns the transaction and
     activates the version after the commit (scheduler/job.py: why in a second transaction).
@@ -141,7 +145,7 @@ def write_version(
             ("float4", neighbours.distance),
         ],
     )
-    context = WriteContext(version, params, features, fit, metrics=dict(fit.metrics))
+    context = WriteContext(version, params, features, fit, metrics=dict(fit.metrics), threads=threads)
     for step in steps:
         step(conn, context)
     if context.metrics != fit.metrics:

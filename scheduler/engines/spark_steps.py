@@ -52,7 +52,7 @@ from scheduler.engines.spark_session import (
 from scheduler.features import FeatureMatrix, FeatureOptions, rebuild_features
 from scheduler.holdout_sample import sample_ratings, sample_users
 from scheduler.item_model import ItemModelParams, LikedCounts, item_model_step
-from scheduler.item_tables import ItemTable, log_popularity, write_item_table
+from scheduler.item_tables import ItemTable, run_log_popularity, write_item_table
 from scheduler.quality import holdout_step
 from scheduler.sequence import STEP_WEIGHTS, WINDOW, SuccessorCounts, successors_step
 from scheduler.user_lists import record_snapshot
@@ -194,7 +194,7 @@ class SparkRun:
             pairs = capped.count()
             capped.unpersist()
         context.holdout_sample = sample
-        log_pop = log_popularity(conn, ids)
+        log_pop = run_log_popularity(conn, context)
         rows = write_item_table(conn, context.version, ids, table, context.fit.labels, log_pop)
         context.item_similarity = table.as_matrix(len(ids))
         context.metrics["engine"] = {"name": "spark", "master": self.master, "partitions": self.partitions}
@@ -238,7 +238,7 @@ class SparkRun:
                     ids,
                     context.item_weights,
                     context.fit.labels,
-                    log_popularity(conn, ids),
+                    run_log_popularity(conn, context),
                     context.item_successors,
                 )
             )
