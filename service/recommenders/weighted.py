@@ -190,7 +190,7 @@ _CANDIDATES = """
                row_number() OVER (ORDER BY r.ts DESC, r.movie_id DESC) - 1 AS recency
         FROM ({rated}) r
     ), liked AS (
-        SELECT r.movie_id, r.rating, r.ts, r.recency
+        SELECT r.movie_id, r.rating, r.ts, r.recency, {profile_weight} AS weight
         FROM rated r
         WHERE {liked}
         ORDER BY r.ts DESC, r.movie_id DESC
@@ -204,7 +204,7 @@ _CANDIDATES = """
         HAVING l.cluster IS NOT NULL  -- before the window's sum, as the join it replaces
     ), expanded AS MATERIALIZED (
         SELECT n.neighbour_id, n.movie_id AS source_id, n.{score} AS similarity,
-               {profile_weight}n.{score}::float8 AS contribution,
+               {weighted}n.{score}::float8 AS contribution,
                n.neighbour_cluster, n.neighbour_log_pop
         FROM liked l
         JOIN {table} n ON n.version = :version AND n.movie_id = l.movie_id
@@ -248,7 +248,9 @@ _NEXT_CONTRIBUTIONS = """
             SELECT neighbour_id, 0::float8, contribution, neighbour_cluster, neighbour_log_pop
             FROM following"""
 _NEXT_TERM = ":w_sequence * (c.next / coalesce(nullif(max(c.next) OVER (), 0), 1))"
-_PROFILE_WEIGHT = f"({_float8_array(RECENCY)})[least(l.recency, {len(RECENCY) - 1}) + 1] * "
+# A liked movie's profile weight, once per liked movie rather than per expanded row (8% of the
+# statement at 25M ratings: an array subscript for each of ~7,000 rows).
+_PROFILE_WEIGHT = f"({_float8_array(RECENCY)})[least(r.recency, {len(RECENCY) - 1}) + 1]"
 
 
 def _candidates(table: str, score: str, next_movie: bool, rated: str) -> str:
@@ -261,7 +263,8 @@ def _candidates(table: str, score: str, next_movie: bool, rated: str) -> str:
         liked=_LIKED,
         skip=SKIP_CTE,
         rated=rated,
-        profile_weight=_PROFILE_WEIGHT if next_movie else "",
+        profile_weight=_PROFILE_WEIGHT if next_movie else "1::float8",
+        weighted="l.weight * " if next_movie else "",
         following=_FOLLOWING if next_movie else "",
         contributions=_CONTRIBUTIONS + (_NEXT_CONTRIBUTIONS if next_movie else ""),
         next_term=_NEXT_TERM if next_movie else "0::float8",
