@@ -489,7 +489,7 @@ class WeightedRanking:
         # A user's statements are prepared (psycopg: from the 5th use on a connection), and
         # PostgreSQL then settles on its generic plan: one shape for any user (nested loops from
         # their few hundred ratings; the version's partition pruned at executor start), minus
-        # the planning: p50 0.83x of planning each time for the default ranking at 25M ratings,
+        # the planning: p50 about 0.85x of planning each time for the default ranking at 25M,
         # equal rows for every user tried (docs/benchmarks.md, "Live ranking: planned vs
         # prepared"). A basket's are planned per request: its arrays' lengths are known only then.
         self.by_user = LiveStatements.of(candidates["user"], sources, prepare=None)
