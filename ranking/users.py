@@ -189,18 +189,22 @@ class Ranker:
         self.n_clusters = int(labels.max()) + 1 if len(labels) else 1
         self.scratch = _Scratch(weights, labels, log_pop, successors)
 
-    def rank(self, ratings: Ratings, threads: int = 1) -> tuple[UserLists, np.ndarray]:
-        """Top `length` of every user's ranking, and each user's cluster shares (one row per
-        user of `ratings`).
+    def rank(
+        self, ratings: Ratings, threads: int = 1, length: int | None = None
+    ) -> tuple[UserLists, np.ndarray]:
+        """Top `length` (default: the Ranker's) of every user's ranking, and each user's
+        cluster shares (one row per user of `ratings`). A shorter length gives a prefix of the
+        same lists (the API ranks only as far as the page it serves).
 
         `threads` > 1 ranks that many blocks at once (ranking/threads.py); each block writes
         its own users' rows of `shares`."""
+        length = self.length if length is None else length
         n_users = len(ratings.starts) - 1
         shares = np.zeros((n_users, self.n_clusters))
         width = max(len(self.scratch.covered), 1)
         blocks = list(_blocks(ratings.starts, max(1, min(self.block_users, BLOCK_CELLS // width))))
         parts = map_in_threads(
-            lambda span: self._rank_block(ratings, span[0], span[1], shares), blocks, threads, "rank"
+            lambda span: self._rank_block(ratings, span[0], span[1], shares, length), blocks, threads, "rank"
         )
         if not parts:
             empty = np.empty(0, dtype=np.int64)
@@ -211,7 +215,7 @@ class Ranker:
         return UserLists(user[first], np.r_[first, len(user)], movie, score, source, just_rated), shares
 
     def _rank_block(
-        self, ratings: Ratings, first: int, last: int, shares: np.ndarray
+        self, ratings: Ratings, first: int, last: int, shares: np.ndarray, length: int
     ) -> tuple[np.ndarray, ...]:
         """Users first..last-1: their shares (written into `shares`) and ranked entries."""
         lo, hi = ratings.starts[first], ratings.starts[last]
@@ -239,7 +243,7 @@ class Ranker:
         cells = np.bincount(block.user * k + self.labels[block.movie], minlength=(last - first) * k)
         per_cluster = cells.reshape(last - first, k).astype(np.float64)
         shares[first:last] = per_cluster / np.maximum(per_cluster.sum(axis=1, keepdims=True), 1.0)
-        return _rank_block(block, self.scratch, shares[first:last], self.length, self.blend.w_sequence)
+        return _rank_block(block, self.scratch, shares[first:last], length, self.blend.w_sequence)
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,14 @@ labels (movies-sized) and one batch's ratings.
 
 import logging
 import time
-from dataclasses import dataclass
 
-import numpy as np
-import scipy.sparse as sp
-from sqlalchemy import Connection, Engine, TextClause, bindparam, text
+from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Integer
 
 from cinecluster.activation import REFRESH_CHANNEL
-from ranking.users import Ranker, ratings_from
+from cinecluster.db import raw_connection
+from ranking.version_model import EMPTY_ROW, VersionModel, load_model, read_ratings, row_params, user_rows
 from scheduler.notify import NotifiedWorker
 from scheduler.pending import PENDING_WHERE
 
@@ -44,33 +42,6 @@ _ACTIVE = text(
     FROM active_model a JOIN model_versions v USING (version)
     """
 )
-# int4 movie id, int2 cluster / float4 weight, float8 ln(1 + ratings): packed by PostgreSQL,
-# decoded by numpy (no Python object per row; ~600k weights at 25M ratings)
-_CLUSTERS = text(
-    """
-    SELECT string_agg(int4send(movie_id) || int2send(cluster), ''::bytea ORDER BY movie_id)
-    FROM movie_clusters WHERE version = :v
-    """
-)
-_WEIGHTS = text(
-    """
-    SELECT string_agg(int4send(movie_id) || int4send(neighbour_id) || float4send(weight)
-                      || float8send(neighbour_log_pop), ''::bytea)
-    FROM item_weights WHERE version = :v
-    GROUP BY movie_id / 256
-    """
-)
-_SUCCESSORS = text(
-    """
-    SELECT string_agg(int4send(movie_id) || int4send(successor_id) || float4send(weight)
-                      || float8send(successor_log_pop), ''::bytea)
-    FROM item_successors WHERE version = :v
-    GROUP BY movie_id / 256
-    """
-)
-_CLUSTER_ROW = np.dtype([("movie", ">i4"), ("cluster", ">i2")])
-_WEIGHT_ROW = np.dtype([("movie", ">i4"), ("neighbour", ">i4"), ("weight", ">f4"), ("log_pop", ">f8")])
-
 _PENDING = text(
     f"""
     SELECT c.user_id, c.changed_xid::text AS changed_xid
@@ -90,14 +61,6 @@ _PENDING_OF = text(
     ORDER BY c.changed_at, c.user_id
     """
 ).bindparams(bindparam("users", type_=ARRAY(Integer)))
-_RATINGS = text(
-    """
-    SELECT string_agg(int4send(user_id) || int4send(movie_id) || int2send((rating * 2)::int2)
-                      || int8send((extract(epoch FROM ts) * 1000000)::int8), ''::bytea)
-    FROM ratings WHERE user_id = ANY(:users)
-    """
-).bindparams(bindparam("users", type_=ARRAY(Integer)))
-_RATING_ROW = np.dtype([("user", ">i4"), ("movie", ">i4"), ("half_stars", ">i2"), ("micros", ">i8")])
 _UPSERT = text(
     """
     INSERT INTO user_recommendations
@@ -108,40 +71,6 @@ _UPSERT = text(
         cluster_shares = excluded.cluster_shares, refreshed_xid = excluded.refreshed_xid
     """
 )
-
-
-@dataclass
-class VersionModel:
-    """What ranking a user for `version` needs: its movies, their clusters, the item model."""
-
-    version: int
-    ids: np.ndarray  # the version's movie ids, ascending (movie index -> id)
-    ranker: Ranker
-
-
-def load_model(conn: Connection, version: int) -> VersionModel:
-    """The version's item model as the run's Ranker had it (same weights, clusters, popularity)."""
-    packed = conn.execute(_CLUSTERS, {"v": version}).scalar()
-    clusters = np.frombuffer(packed or b"", dtype=_CLUSTER_ROW)
-    ids = clusters["movie"].astype(np.int64)
-    log_pop = np.zeros(len(ids))  # only candidates (some movie's neighbours) need it
-    weights = _item_table(conn, _WEIGHTS, version, ids, log_pop)
-    successors = _item_table(conn, _SUCCESSORS, version, ids, log_pop)
-    labels = clusters["cluster"].astype(np.int64)
-    return VersionModel(version, ids, Ranker(weights, labels, log_pop, successors=successors))
-
-
-def _item_table(
-    conn: Connection, query: TextClause, version: int, ids: np.ndarray, log_pop: np.ndarray
-) -> sp.csr_matrix:
-    """A movie x movie table of the version (item_weights, item_successors); fills in the
-    log_pop of the movies it points to."""
-    chunks = [np.frombuffer(c, dtype=_WEIGHT_ROW) for (c,) in conn.execute(query, {"v": version})]
-    rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=_WEIGHT_ROW)
-    source, neighbour = np.searchsorted(ids, rows["movie"]), np.searchsorted(ids, rows["neighbour"])
-    n = len(ids)
-    log_pop[neighbour] = rows["log_pop"]
-    return sp.csr_matrix((rows["weight"].astype(np.float64), (source, neighbour)), shape=(n, n))
 
 
 def refresh_batch(engine: Engine, model: VersionModel, limit: int, among: list[int] | None = None) -> int:
@@ -157,32 +86,13 @@ def refresh_batch(engine: Engine, model: VersionModel, limit: int, among: list[i
                 pending = snapshot.execute(_PENDING_OF, {"v": model.version, "users": among}).all()
             if not pending:
                 return 0
-            users = [p.user_id for p in pending]
-            packed = snapshot.execute(_RATINGS, {"users": users}).scalar()
-    rows = np.frombuffer(packed or b"", dtype=_RATING_ROW)
-    columns = {f: rows[f].astype(np.int64) for f in ("user", "movie", "half_stars", "micros")}
-    ratings = ratings_from(columns, model.ids, "")
-    lists, shares = model.ranker.rank(ratings)
-    position = {int(u): i for i, u in enumerate(ratings.users)}
-    listed = {int(u): i for i, u in enumerate(lists.user)}
-    empty: dict[str, list[int] | list[float]] = {"movie_ids": [], "scores": [], "source_ids": []}
-    params = []
-    for p in pending:
-        row: dict[str, object] = {"version": model.version, "user_id": p.user_id, "xid": p.changed_xid}
-        i = position.get(p.user_id)
-        if i is None or ratings.stale[i]:  # no ratings left, or one the version cannot rank
-            row.update(empty, cluster_shares=[])
-        else:
-            row["cluster_shares"] = shares[i].tolist()
-            j = listed.get(i)
-            if j is None:
-                row.update(empty)
-            else:
-                part = slice(lists.offsets[j], lists.offsets[j + 1])
-                row["movie_ids"] = model.ids[lists.movie[part]].tolist()
-                row["scores"] = lists.score[part].tolist()
-                row["source_ids"] = lists.source_ids(model.ids)[part].tolist()
-        params.append(row)
+            packed = read_ratings(raw_connection(snapshot), [p.user_id for p in pending])
+    rows = user_rows(model, packed)
+    params = [
+        {"version": model.version, "user_id": p.user_id, "xid": p.changed_xid}
+        | row_params(rows.get(p.user_id, EMPTY_ROW))  # no ratings left: an empty row, served live
+        for p in pending
+    ]
     with engine.begin() as conn:
         conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         conn.execute(_UPSERT, params)
@@ -240,7 +150,7 @@ class RatingsRefresher(NotifiedWorker):
             if self.model is None or self.model.version != active.version:
                 self.model = None  # drop the old one before loading: one model in memory at a time
                 start = time.perf_counter()
-                self.model = load_model(conn, active.version)
+                self.model = load_model(raw_connection(conn), active.version)
                 log.info(
                     "refresh: loaded version %d (%d movies) in %.1f s",
                     active.version,

@@ -109,6 +109,8 @@ async def recommend_for_user(
     if strategy.value == DEFAULT_STRATEGY:  # hot path: the stored list in one statement
         async with async_pool_of(request).connection() as conn:
             fast = await ease.stored_page(conn, user_id, n=n, offset=offset, genre=genre, exclude=skip)
+            if fast is None:  # rated since their row was stored: ranked now, if the model is here
+                fast = await ease.fresh_page(conn, user_id, n=n, offset=offset, genre=genre, exclude=skip)
         if fast is not None:
             return recommendations_response(fast)
     return await run_in_threadpool(
@@ -128,9 +130,13 @@ def _for_user_full(
     fallback: Fallback | None,
 ) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
-    # the default strategy's stored list was just tried by the hot path: rank live directly
-    rank = ease.live if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
+    # the default strategy's stored list was just tried by the hot path: rank it now directly
+    rank = ease.fresh_or_live if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
     with db.connection() as conn:
+        if strategy == DEFAULT_STRATEGY:  # the common case first: a known user, one round trip
+            fresh = ease.fresh(conn, user_id, version=None, n=n, offset=offset, genre=genre, exclude=exclude)
+            if fresh is not None:
+                return recommendations_response(fresh)
         user = get_user(conn, user_id)
         if user is None and fallback is None:
             raise not_found("User")

@@ -18,9 +18,11 @@ from api_helpers import auth
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from cinecluster.db import raw_connection
 from ranking import LIST_LENGTH
+from ranking.version_model import load_model
 from scheduler.job import run_recluster
-from scheduler.refresh import RatingsRefresher, load_model, refresh_batch
+from scheduler.refresh import RatingsRefresher, refresh_batch
 from service.recommenders import ListRequest, ease
 from service.recommenders.weighted import STORED
 from service.sql import fetch_all
@@ -333,7 +335,7 @@ def test_load_model_reads_the_versions_item_model(writable: tuple[TestClient, En
     _, engine = writable
     version = _version(engine)
     with engine.connect() as conn:
-        model = load_model(conn, version)
+        model = load_model(raw_connection(conn), version)
         weights = conn.execute(
             text("SELECT count(*) FROM item_weights WHERE version = :v"), {"v": version}
         ).scalar_one()
