@@ -17,6 +17,8 @@ the same name never meets an old model.
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +82,17 @@ class VersionModels:
             return model
         finally:
             self._loading.release()
+
+    def held(self) -> list[int]:
+        """The versions whose models this process holds, oldest first."""
+        with self._lock:
+            return [key.version for key in self._models]
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        """Holds the loading turn: who needs a model meanwhile ranks in SQL."""
+        with self._loading:
+            yield
 
     def clear(self) -> None:
         with self._lock:
