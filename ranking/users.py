@@ -178,8 +178,7 @@ class Ranker:
         length: int = LIST_LENGTH,
         block_users: int = BLOCK_USERS,
     ) -> None:
-        self.weights = weights
-        self.labels = labels
+        self.labels = labels  # the movie x movie tables are kept only as _Scratch's covered part
         self.log_pop = log_pop
         self.blend = blend or Blend()
         self.recency = None if self.blend.recency is None else np.array(self.blend.recency)
@@ -188,6 +187,10 @@ class Ranker:
         self.block_users = block_users
         self.n_clusters = int(labels.max()) + 1 if len(labels) else 1
         self.scratch = _Scratch(weights, labels, log_pop, successors)
+
+    def nbytes(self) -> int:
+        """Bytes of the arrays this ranker holds (the API keeps one per process)."""
+        return self.labels.nbytes + self.log_pop.nbytes + self.scratch.nbytes()
 
     def rank(
         self, ratings: Ratings, threads: int = 1, length: int | None = None
@@ -353,6 +356,13 @@ class _Scratch:
         self.successors = None if successors is None else tables[1][self.covered][:, self.covered].tocsr()
         self.recent_sources = None if self.successors is None else _Sources(self.successors)
 
+    def nbytes(self) -> int:
+        arrays = [self.covered, self.local, self.labels, self.log_pop, self.by_pop]
+        tables = [t for t in (self.weights, self.successors) if t is not None]
+        held = sum(a.nbytes for a in arrays if a is not None)
+        held += sum(t.data.nbytes + t.indices.nbytes + t.indptr.nbytes for t in tables)
+        return held + sum(src.nbytes() for src in (self.sources, self.recent_sources) if src is not None)
+
 
 class _Sources:
     """For each covered movie: the covered movies with a positive weight to it, by weight
@@ -363,10 +373,14 @@ class _Sources:
         keep = positive.data > 0
         source, target, value = positive.row[keep], positive.col[keep], positive.data[keep]
         order = np.lexsort((source, -value, target))
-        self.source_of = source[order].astype(np.int32)
         # padded: a pass's window may run past the last movie's sources (masked)
-        self.padded = np.r_[self.source_of, np.zeros(WALK_MAX, dtype=np.int32)]
+        self.padded = np.zeros(len(order) + WALK_MAX, dtype=np.int32)
+        self.padded[: len(order)] = source[order]
+        self.source_of = self.padded[: len(order)]  # a view: the ranker is held per process
         self.source_start = np.r_[0, np.cumsum(np.bincount(target, minlength=table.shape[1]))]
+
+    def nbytes(self) -> int:
+        return self.padded.nbytes + self.source_start.nbytes
 
 
 def _per_user(

@@ -7,7 +7,7 @@ between a rating and its refresh). Both read the ratings and build the rows here
 the API serves is the row the refresh then stores, bit for bit.
 
 Everything is packed by PostgreSQL (int4send || ...) and decoded by numpy: no Python object per
-row (~600k weights at 25M ratings). Memory: movies-sized, ~10 MB at 25M ratings.
+row (~600k weights at 25M ratings). Memory: movies-sized, ~16 MB at 25M ratings.
 Statements take a psycopg connection (inside a SQLAlchemy transaction: its driver connection).
 """
 

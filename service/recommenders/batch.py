@@ -1,11 +1,11 @@
 """POST /recommend/users: the default ranking's first page for many users in a few statements.
 
 Each user's list is what GET /recommend/user/{id} answers (same n, genre and exclude): the
-stored list while it is current and holds a full page, else the ranking computed live. The
+stored list while it is current and holds a full page, else the ranking computed now. The
 stored pages of every user come from ONE statement (the single-user statement's rules over an
 array of users); only users whose stored list cannot serve (they rated since their list was
-ranked, or exclude/genre leave too few) are ranked live, one statement each, as they would be
-alone. Users with no ratings are listed apart.
+ranked, or exclude/genre leave too few) are ranked now one by one, as they would be alone (the
+version's model in this process, else the live SQL). Users with no ratings are listed apart.
 """
 
 from collections.abc import Sequence
@@ -70,7 +70,7 @@ class Lists:
     version: int | None  # None: no active model
     users: dict[int, list[Recommendation]]  # known users, in request order
     unknown: list[int]  # users with no ratings, in request order
-    live: int  # how many were ranked live (the rest were stored pages)
+    live: int  # how many were ranked now (the rest were stored pages)
 
 
 def recommend_many(
@@ -95,6 +95,6 @@ def recommend_many(
         if len(stored[user]) == n:  # as the single-user route: a full page, else the live ranking
             users[user] = ease.RANKING.rows(stored[user])
         else:
-            users[user] = ease.live(conn, user, ListRequest(n, 0, genre, version, exclude=exclude))
+            users[user] = ease.fresh_or_live(conn, user, ListRequest(n, 0, genre, version, exclude=exclude))
             live += 1
     return Lists(version, users, unknown, live)

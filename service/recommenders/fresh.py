@@ -8,17 +8,18 @@ reading their ratings: at 25M ratings the live SQL statement took ~12 ms for a m
 the model ~1 ms (docs/benchmarks.md, Freshness). The page is cut from that row by the stored
 pages' own statement (weighted.GIVEN), so a page is the same whichever path served it.
 
-Each API worker process holds the model of the versions it serves (movies-sized: ~10 MB at 25M
+Each API worker process holds the active version's model (movies-sized: ~16 MB of RSS at 25M
 ratings; at most MAX_MODELS). The first request that needs a version's model loads it (~1 s at
 25M ratings, once per worker and version); requests arriving meanwhile rank in SQL rather than
 wait. Versions are keyed by database, number and creation time, so a database made again under
 the same name never meets an old model.
 """
 
+import ctypes
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,8 @@ from ranking import LIST_LENGTH
 from ranking.version_model import PACKED_RATINGS, VersionModel, load_model, row_params, user_rows
 from service.sql import DbConnection, Query, as_psycopg, fetch_one
 
-MAX_MODELS = 2  # the active version and the one before it, around a switch
+M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+MAX_MODELS = 1  # the active version's: every request ranks with it (the dashboard's too)
 
 # The version (the active one when none is given), its identity, how many movies are hidden
 # (how far a page's prefix must reach) and the user's ratings: one round trip.
@@ -74,11 +76,14 @@ class VersionModels:
             with self._lock:
                 if (model := self._models.get(key)) is not None:
                     return model
+            with self._lock:  # make room first: never more than max_models in memory
+                while len(self._models) >= self.max_models:
+                    self._models.popitem(last=False)
+            _return_freed_memory()  # first: fixes the threshold for the load's temporaries
             model = load_model(as_psycopg(conn), key.version)
+            _return_freed_memory()
             with self._lock:
                 self._models[key] = model
-                while len(self._models) > self.max_models:
-                    self._models.popitem(last=False)
             return model
         finally:
             self._loading.release()
@@ -100,6 +105,19 @@ class VersionModels:
 
 
 MODELS = VersionModels()
+
+
+def _return_freed_memory() -> None:
+    """Give the load's temporaries (larger than the model) back to the system. By default glibc
+    raises its mmap threshold to the largest block freed, so later blocks of a few MB land in
+    the heap and stay there once freed: the process kept ~2x the model it holds (it runs in a
+    threadpool thread's arena; tests/service/test_api_process.py bounds the API's growth). A
+    fixed threshold (glibc's default 128 KiB) and a trim after the load keep ~the model; on
+    other C libraries this is a no-op."""
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+        libc.malloc_trim(0)
 
 
 def fresh_row(

@@ -339,7 +339,7 @@ def test_load_model_reads_the_versions_item_model(writable: tuple[TestClient, En
         weights = conn.execute(
             text("SELECT count(*) FROM item_weights WHERE version = :v"), {"v": version}
         ).scalar_one()
-    assert model.ranker.weights.nnz == weights > 0
+    assert model.ranker.scratch.weights.nnz == weights > 0
     assert len(model.ids) == 9742
     assert refresh_batch(engine, model, 10) == 0  # nothing changed: nothing pending
 
