@@ -91,8 +91,9 @@ movie's co-rating list, continued by its nearest in-cluster neighbours when shor
 page before movies are joined; `/recommend/user` reads the user's stored ranking
 (`user_recommendations`, written by the recluster run) unless `user_rating_changes` notes a change
 to the user's ratings since the run read them (one primary-key lookup; it reads none of the user's
-ratings). The "live SQL" row is the same ranking computed per request, which is what a user who
-rated since the last run gets until the next one. The benchmark's users have not rated since the
+ratings). The "live SQL" row is the same ranking as one SQL statement per request, what a user who
+rated since their row was stored gets while the API process loads its model (then the model's
+ranking: Freshness). The benchmark's users have not rated since the
 run. wrk: `apt-get install -y wrk`."""
 
 DRAFT = [

@@ -11,7 +11,8 @@
                             pool: sync vs async, measured (the served routes are the faster)
   /bench/live/recommend/user/{id}
                             the default user ranking computed live in SQL, as for a user who rated
-                            since the last recluster (the real route serves the stored list).
+                            since the last recluster while the API loads its model (the real route
+                            serves the stored list, else the model's ranking).
 Started by benchmarks/api.py: `uvicorn --factory benchmarks.api_app:bench_app`.
 """
 

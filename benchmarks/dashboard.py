@@ -13,8 +13,9 @@ under a millisecond: the times are the server's). --users users are drawn (seede
 with a current stored list and no rating change, and as many others:
   current:     their page, then /recommend/user/{id}?n=10 (served from the stored list);
   just rated:  POST /ratings (4 stars for the first movie of their stored list), their page,
-               then /recommend/user/{id}?n=10 (ranked live in SQL: no scheduler runs, so no
-               refresh re-ranks them meanwhile; benchmarks/freshness.py measures that).
+               then /recommend/user/{id}?n=10 (ranked per request with the model the API holds:
+               no scheduler runs, so no refresh re-ranks them meanwhile; benchmarks/freshness.py
+               measures that).
 Each user's page once: p50 and p95 over users, against the 300 ms goal (reported, not asserted).
 Writes the "Dashboard" section of docs/benchmarks.md (or prints it: --no-write).
 

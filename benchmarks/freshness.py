@@ -7,7 +7,7 @@ the run), users that nobody has rated for since the active version's run (re-run
   1. sequential, one keep-alive client, GET /recommend/user/{id}?n=10: per step an untouched user
      (stored list), then one POST /ratings for another user and that user's GET right after it;
      once all are refreshed, the rated users again; then the scheduler is stopped and the same
-     with other users (every GET after a POST is ranked live in SQL: the live path alone);
+     with other users (every GET after a POST is ranked per request: the live path alone);
   2. refresh lag: from each POST's response to the first poll (every 10 ms, its own connection)
      that sees the user's row refreshed with that rating (refreshed_xid >= the rating's change);
   3. under load: wrk (2 threads, 16 connections) on untouched users, then on the stream's own
@@ -760,8 +760,9 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
 
 INTRO = """`benchmarks/freshness.py` (issue 21): `GET /recommend/user/{id}?n=10` for users who have not
 rated since the active version's run (their stored list) and for users right after one `POST
-/ratings` each: the API ranks them live in SQL until the scheduler's refresh has re-ranked them
-(`scheduler/refresh.py`), then serves the stored row again. One run per database of `cinecluster
+/ratings` each: the API ranks them per request, with the refresh's code and the active version's
+model it holds (`service/recommenders/fresh.py`), until the scheduler's refresh has stored their
+new row (`scheduler/refresh.py`), then serves the stored row again. One run per database of `cinecluster
 serve` (1 worker) and `cinecluster scheduler`; the refresh lag is from the POST's response to the
 first poll (every 10 ms, its own connection) that sees the user's row refreshed with that rating;
 under load, from the rating's transaction (`user_rating_changes.changed_at`, as the polls saw it)

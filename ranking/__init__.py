@@ -30,11 +30,11 @@ without the next-movie component.
 
 It is written twice, side by side and tested against each other for every user:
 ranking/users.py in numpy (the recluster's stored lists, the refresh of just-rated users, the
-Spark partitions, the run's holdout check) and the live statement of
-service/recommenders/weighted.py in SQL (the API's live path for the second between a rating
-and its refresh). The liked rule's two forms live together
-in ranking/liked.py. This module imports nothing heavy: the API imports the package's SQL half
-without numpy's sparse stack.
+Spark partitions, the run's holdout check, and the API's ranking of a just-rated user with the
+model it holds: ranking/version_model.py) and the live statement of
+service/recommenders/weighted.py in SQL (the API's fallback while it loads a model, for baskets,
+pages past the stored list and the co-rating strategy). The liked rule's two forms live
+together in ranking/liked.py. This module imports nothing heavy.
 """
 
 TOP_N = 50  # co-rating neighbours stored per movie (item_neighbours)

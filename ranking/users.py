@@ -1,9 +1,10 @@
 """The default ranking in numpy, for many users at once (ranking/__init__.py defines it).
 
 Used by the recluster's stored lists (scheduler/user_lists.py), the refresh of just-rated users
-(scheduler/refresh.py), the Spark partitions and the run's holdout check: one `Ranker` per
-model version, fed the ratings of any set of whole users. Its SQL twin is the live statement in
-service/recommenders/weighted.py.
+(scheduler/refresh.py) and the API's ranking of them until then (service/recommenders/fresh.py,
+both through ranking/version_model.py), the Spark partitions and the run's holdout check: one
+`Ranker` per model version, fed the ratings of any set of whole users. Its SQL twin is the live
+statement in service/recommenders/weighted.py.
 
 Sums are exact in float64: the weights are multiples of 2^-20 below 16 in magnitude
 (scheduler/item_model.py), and the co-rating cosines the same code ranks in tests are float32

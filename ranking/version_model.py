@@ -60,7 +60,7 @@ class VersionModel:
 @dataclass(frozen=True)
 class UserRow:
     """A user's row of user_recommendations, as lists (empty: the ranking had no candidates, or
-    the user rated a movie the version has no cluster for; then the API ranks live in SQL)."""
+    the user rated a movie the version has no cluster for; then the API ranks in SQL)."""
 
     movie_ids: list[int]
     scores: list[float]

@@ -12,7 +12,8 @@ did not see and whose row was not refreshed after it -- `batch_users` at a time:
   3. one short transaction: upsert their rows with refreshed_xid = the change each one saw.
 
 A row refreshed after change X is current while X is still the user's last change: a newer
-rating makes it stale at once (the API then ranks live in SQL) and pending again. Nothing is
+rating makes it stale at once (the API then ranks the user itself, with the same code:
+service/recommenders/fresh.py) and pending again. Nothing is
 kept in memory between batches but the model, so a killed scheduler loses nothing: the start-up
 scan is the same query. Users whose ratings the version cannot rank (a movie it has no cluster
 for) get an empty row: marked done, served live. Memory: one version's item model and cluster

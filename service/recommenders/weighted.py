@@ -15,15 +15,19 @@ have no weights yet), the list continues with the most rated movies. A genre fil
 the ranking (scores are normalised over all candidates first), and so does `exclude`
 (service/recommenders/skip.py).
 
-The default table's ranking has two ways to the same list:
+The default table's ranking has three ways to the same list:
   stored - the recluster run ranked every user (scheduler/user_lists.py) into
            user_recommendations; while none of the user's rating changes (user_rating_changes,
            kept by triggers on ratings) committed outside the snapshot the run read the ratings
-           under, a page is one row and n movie lookups (the common case: ~a pk lookup);
-  live   - the same formula in SQL, per request: for users who rated something since the run
-           (ratings count immediately), pages past the stored LIST_LENGTH, and new users.
-tests/service/test_api_stored_lists.py checks both give the same pages for every user. The
-live statement is one template whose profile is read either from the ratings table or from a
+           under, or the scheduler's refresh re-ranked them after their last change, a page is
+           one row and n movie lookups (the common case: ~a pk lookup);
+  fresh  - for a user who rated since (ratings count immediately): their row ranked now by the
+           refresh's own code with the version's model held in the process
+           (service/recommenders/fresh.py), its page cut by the stored pages' template (GIVEN);
+  live   - the same formula in SQL, per request: while the process loads the model, pages past
+           the stored LIST_LENGTH, users whose row would be empty, and new users.
+tests/service/test_api_stored_lists.py checks stored and live give the same pages for every
+user, tests/service/test_api_fresh.py fresh and the two others. The live statement is one template whose profile is read either from the ratings table or from a
 basket sent with the request (POST /recommend/session, service/recommenders/session.py):
 tests/service/test_api_session.py checks a user's ratings sent as a basket get that user's list.
 """
