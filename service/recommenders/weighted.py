@@ -27,9 +27,10 @@ The default table's ranking has three ways to the same list:
   live   - the same formula in SQL, per request: while the process loads the model, pages past
            the stored LIST_LENGTH, users whose row would be empty, and new users.
 tests/service/test_api_stored_lists.py checks stored and live give the same pages for every
-user, tests/service/test_api_fresh.py fresh and the two others. The live statement is one template whose profile is read either from the ratings table or from a
-basket sent with the request (POST /recommend/session, service/recommenders/session.py):
-tests/service/test_api_session.py checks a user's ratings sent as a basket get that user's list.
+user, tests/service/test_api_fresh.py fresh against both. The live statement is one template
+whose profile is read either from the ratings table or from a basket sent with the request (POST
+/recommend/session, service/recommenders/session.py): tests/service/test_api_session.py checks a
+user's ratings sent as a basket get that user's list.
 """
 
 from collections.abc import Sequence
