@@ -758,6 +758,12 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+MAKING_DATABASES = (
+    "A missing database is created from a synth directory by a run with `--data` (load, recluster):"
+    " `freshness.py cc25m --data ../bench-data/synth25m` (`cinecluster synth` defaults) and"
+    " `freshness.py cc5m --data ../bench-data/synth5m` (`cinecluster synth --out ../bench-data/synth5m"
+    " --users 32000 --movies 30000 --ratings 5000000`)."
+)
 INTRO = """`benchmarks/freshness.py` (issue 21): `GET /recommend/user/{id}?n=10` for users who have not
 rated since the active version's run (their stored list) and for users right after one `POST
 /ratings` each: the API ranks them per request, with the refresh's code and the active version's
@@ -822,7 +828,7 @@ def main() -> None:
             table(results, args),
             f"Machine: {machine()}; 2 cores shared by the API, the scheduler, PostgreSQL, wrk, this"
             f" script and other engineers' work (load average {load} at the end). Run on {stamp} UTC.",
-            f"Reproduce: `{command}`",
+            f"Reproduce: `{command}`. {MAKING_DATABASES}",
         ]
     )
     print(body, flush=True)
