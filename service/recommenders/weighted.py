@@ -697,7 +697,8 @@ class StoredRanking(WeightedRanking):
     ) -> list[Recommendation] | None:
         """`fresh` for the async hot path, after the stored page could not serve: only while
         this process already holds the active version's model (loading it takes the full
-        path's thread); None otherwise."""
+        path's thread); None otherwise. The ranking (~1 ms of CPU at 25M ratings) runs on the
+        event loop: the hop to the threadpool and a second connection cost about as much."""
         found = await afetch_all(conn, INPUT, input_params(user_id, None))
         model = loaded_model(conn.info, found[0] if found else None)
         if model is None:
