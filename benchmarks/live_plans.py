@@ -90,8 +90,10 @@ def main() -> None:
                 f"| {p50[True]:.1f} / {p95[True]:.1f} | {p50[True] / p50[False]:.2f}x |"
             )
     n = planned.execute("SELECT count(*) FROM ratings").fetchone()[0]
-    body = f"""`benchmarks/live_plans.py`: a just-rated user's live statement (`GET /recommend/user`, n=10)
-planned at each execution against prepared with PostgreSQL's generic plan, same users, interleaved
+    body = f"""`benchmarks/live_plans.py`: the live SQL statement of a user's
+ranking (`GET /recommend/user`, n=10: a just-rated user's while the API loads its model, and
+`liked_neighbours`) planned at each execution against prepared with PostgreSQL's generic plan,
+same users, interleaved
 on two connections; {len(users)} users x {args.rounds} rounds, {n:,} ratings; equal rows for every pair.
 
 | strategy | planned p50 / p95 ms | prepared (generic plan) p50 / p95 ms | p50 ratio |
