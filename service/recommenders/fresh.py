@@ -8,18 +8,17 @@ reading their ratings: at 25M ratings the live SQL statement took ~12 ms for a m
 the model ~1 ms (docs/benchmarks.md, Freshness). The page is cut from that row by the stored
 pages' own statement (weighted.GIVEN), so a page is the same whichever path served it.
 
-Each API worker process holds the active version's model (movies-sized: ~16 MB of RSS at 25M
-ratings; at most MAX_MODELS). The first request that needs a version's model loads it (~1 s at
-25M ratings, once per worker and version); requests arriving meanwhile rank in SQL rather than
-wait. Versions are keyed by database, number and creation time, so a database made again under
-the same name never meets an old model.
+Each API worker process holds one model, the active version's (every request ranks with it,
+the dashboard's too; movies-sized: ~16 MB of RSS at 25M ratings). The first request that needs
+a version's model loads it (~1 s at 25M ratings, once per worker and version); requests
+arriving meanwhile rank in SQL rather than wait. Versions are keyed by database, number and
+creation time, so a database made again under the same name never meets an old model.
 """
 
 import ctypes
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,6 @@ from ranking.version_model import PACKED_RATINGS, VersionModel, load_model, row_
 from service.sql import DbConnection, Query, as_psycopg, fetch_one
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
-MAX_MODELS = 1  # the active version's: every request ranks with it (the dashboard's too)
 
 # The version (the active one when none is given), its identity, how many movies are hidden
 # (how far a page's prefix must reach) and the user's ratings: one round trip.
@@ -54,17 +52,17 @@ class _Key:
 
 
 class VersionModels:
-    """The item models this process ranks with, loaded on first need, one load at a time."""
+    """The item model this process ranks with (the active version's), loaded on first need,
+    one load at a time."""
 
-    def __init__(self, max_models: int = MAX_MODELS) -> None:
-        self.max_models = max_models
-        self._models: OrderedDict[_Key, VersionModel] = OrderedDict()
+    def __init__(self) -> None:
+        self._held: tuple[_Key, VersionModel] | None = None
         self._lock = threading.Lock()
         self._loading = threading.Lock()
 
     def loaded(self, key: _Key) -> VersionModel | None:
         with self._lock:
-            return self._models.get(key)
+            return self._held[1] if self._held is not None and self._held[0] == key else None
 
     def get(self, conn: DbConnection, key: _Key) -> VersionModel | None:
         """The model, loaded now if nobody is loading one; None while another request loads."""
@@ -73,25 +71,22 @@ class VersionModels:
         if not self._loading.acquire(blocking=False):
             return None
         try:
+            if (model := self.loaded(key)) is not None:
+                return model
+            with self._lock:  # drop the old one first: one model in memory at a time
+                self._held = None
+            with _returning_temporaries():
+                model = load_model(as_psycopg(conn), key.version)
             with self._lock:
-                if (model := self._models.get(key)) is not None:
-                    return model
-            with self._lock:  # make room first: never more than max_models in memory
-                while len(self._models) >= self.max_models:
-                    self._models.popitem(last=False)
-            _return_freed_memory()  # first: fixes the threshold for the load's temporaries
-            model = load_model(as_psycopg(conn), key.version)
-            _return_freed_memory()
-            with self._lock:
-                self._models[key] = model
+                self._held = (key, model)
             return model
         finally:
             self._loading.release()
 
     def held(self) -> list[int]:
-        """The versions whose models this process holds, oldest first."""
+        """The version whose model this process holds, if any."""
         with self._lock:
-            return [key.version for key in self._models]
+            return [] if self._held is None else [self._held[0].version]
 
     @contextmanager
     def loading(self) -> Iterator[None]:
@@ -101,22 +96,27 @@ class VersionModels:
 
     def clear(self) -> None:
         with self._lock:
-            self._models.clear()
+            self._held = None
 
 
 MODELS = VersionModels()
 
 
-def _return_freed_memory() -> None:
-    """Give the load's temporaries (larger than the model) back to the system. By default glibc
+@contextmanager
+def _returning_temporaries() -> Iterator[None]:
+    """Gives a load's temporaries (larger than the model) back to the system. By default glibc
     raises its mmap threshold to the largest block freed, so later blocks of a few MB land in
     the heap and stay there once freed: the process kept ~2x the model it holds (it runs in a
     threadpool thread's arena; tests/service/test_api_process.py bounds the API's growth). A
-    fixed threshold (glibc's default 128 KiB) and a trim after the load keep ~the model; on
-    other C libraries this is a no-op."""
-    with suppress(OSError, AttributeError):
+    fixed threshold (glibc's default 128 KiB) before and a trim after keep ~the model; on other
+    C libraries this does nothing."""
+    try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        libc = None
+    yield
+    if libc is not None:
         libc.malloc_trim(0)
 
 

@@ -681,7 +681,7 @@ class StoredRanking(WeightedRanking):
         row = fresh_row(conn, user_id, version, _page_end(n, offset, genre, exclude))
         if row is None:
             return None
-        page = {**row, "genre": genre, "n": n, "offset": offset, "exclude": exclude_param(exclude)}
+        page = _given_page(row, n, offset, genre, exclude)
         rows = self.rows(fetch_all(conn, GIVEN[genre is not None], page))
         return rows if len(rows) == n else None
 
@@ -706,7 +706,7 @@ class StoredRanking(WeightedRanking):
         row = ranked_row(model, found[0], _page_end(n, offset, genre, exclude))
         if row is None:
             return None
-        page = {**row, "genre": genre, "n": n, "offset": offset, "exclude": exclude_param(exclude)}
+        page = _given_page(row, n, offset, genre, exclude)
         rows = self.rows(await afetch_all(conn, GIVEN[genre is not None], page))
         return rows if len(rows) == n else None
 
@@ -746,6 +746,13 @@ class StoredRanking(WeightedRanking):
         }
         rows = self.rows(await afetch_all(conn, STORED_ACTIVE[genre is not None], page))
         return rows if len(rows) == n else None
+
+
+def _given_page(
+    row: dict[str, Any], n: int, offset: int, genre: str | None, exclude: Sequence[int]
+) -> dict[str, Any]:
+    """GIVEN's parameters: a row ranked now and the page to cut from it."""
+    return {**row, "genre": genre, "n": n, "offset": offset, "exclude": exclude_param(exclude)}
 
 
 def _page_end(n: int, offset: int, genre: str | None, exclude: Sequence[int]) -> int | None:

@@ -130,8 +130,9 @@ def _for_user_full(
     fallback: Fallback | None,
 ) -> Response:
     """Any strategy (the live ranking for a changed profile), with the 404/503 checks."""
-    # the default strategy's stored list was just tried by the hot path: rank it now directly
-    rank = ease.fresh_or_live if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
+    # the default strategy's stored list was just tried by the hot path and its ranking with the
+    # model just below: what is left for it is the live SQL
+    rank = ease.live if strategy == DEFAULT_STRATEGY else STRATEGIES[strategy]
     with db.connection() as conn:
         if strategy == DEFAULT_STRATEGY:  # the common case first: a known user, one round trip
             fresh = ease.fresh(conn, user_id, version=None, n=n, offset=offset, genre=genre, exclude=exclude)
